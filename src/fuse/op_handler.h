@@ -7,6 +7,7 @@
 // Hooks must not throw (the session catches, logs and answers EIO as a last resort).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string_view>
 
@@ -39,6 +40,28 @@ class SessionControl {
   virtual Result<void> notify_inval_entry(uint64_t parent, std::string_view name) = 0;
   virtual Result<void> notify_inval_inode(uint64_t nodeid, int64_t offset, int64_t length) = 0;
   virtual Result<void> notify_delete(uint64_t parent, uint64_t child, std::string_view name) = 0;
+  // Interruptible requests (see InterruptibleScope).
+  virtual void begin_interruptible(uint64_t unique, std::atomic<bool>* cancelled) = 0;
+  virtual void end_interruptible(uint64_t unique) = 0;
+};
+
+// Marks the calling thread as serving request `unique` while it exists. An INTERRUPT for the
+// request sets cancelled() and sends the thread a signal without SA_RESTART, so a blocking
+// syscall fails with EINTR; polling waits should check cancelled().
+class InterruptibleScope {
+ public:
+  InterruptibleScope(SessionControl& control, uint64_t unique) : control_(control), unique_(unique) {
+    control_.begin_interruptible(unique_, &cancelled_);
+  }
+  ~InterruptibleScope() { control_.end_interruptible(unique_); }
+  InterruptibleScope(const InterruptibleScope&) = delete;
+  InterruptibleScope& operator=(const InterruptibleScope&) = delete;
+  const std::atomic<bool>* cancelled() const { return &cancelled_; }
+
+ private:
+  SessionControl& control_;
+  uint64_t unique_;
+  std::atomic<bool> cancelled_{false};
 };
 
 class OpHandler {

@@ -230,29 +230,25 @@ void Session::handle_interrupt(uint64_t unique) {
   std::lock_guard lock(interrupt_mutex_);
   auto it = interruptible_.find(unique);
   if (it != interruptible_.end()) {
-    pthread_kill(it->second, interrupt_signal());
+    it->second.cancelled->store(true);
+    pthread_kill(it->second.thread, interrupt_signal());
+    return;
   }
-  // Remember it in case the request has not reached its InterruptibleScope yet. Requests
-  // that are not interruptible simply finish; the set is bounded.
+  // The request may not have reached its InterruptibleScope yet; remember the INTERRUPT.
+  // Requests that never become interruptible simply finish. The set is bounded.
   if (interrupted_.size() > 1024) interrupted_.erase(interrupted_.begin());
   interrupted_.insert(unique);
 }
 
-Session::InterruptibleScope::InterruptibleScope(Session& session, uint64_t unique)
-    : session_(session), unique_(unique) {
-  std::lock_guard lock(session_.interrupt_mutex_);
-  session_.interruptible_[unique_] = pthread_self();
+void Session::begin_interruptible(uint64_t unique, std::atomic<bool>* cancelled) {
+  std::lock_guard lock(interrupt_mutex_);
+  interruptible_[unique] = Waiter{pthread_self(), cancelled};
+  if (interrupted_.erase(unique) != 0) cancelled->store(true);
 }
 
-Session::InterruptibleScope::~InterruptibleScope() {
-  std::lock_guard lock(session_.interrupt_mutex_);
-  session_.interruptible_.erase(unique_);
-  session_.interrupted_.erase(unique_);
-}
-
-bool Session::InterruptibleScope::interrupted() const {
-  std::lock_guard lock(session_.interrupt_mutex_);
-  return session_.interrupted_.count(unique_) != 0;
+void Session::end_interruptible(uint64_t unique) {
+  std::lock_guard lock(interrupt_mutex_);
+  interruptible_.erase(unique);
 }
 
 void Session::send_reply(const ReplyTarget& target, Errno error,

@@ -70,19 +70,8 @@ class Session final : public ReplySink, public SessionControl {
   // Processes one raw request read from `channel` (public for tests with a fake channel).
   void process(Channel& channel, std::span<const std::byte> message);
 
-  // Marks the calling thread as serving request `unique` until destroyed, so an INTERRUPT for
-  // it delivers a signal that makes blocking syscalls (e.g. F_SETLKW) fail with EINTR.
-  class InterruptibleScope {
-   public:
-    InterruptibleScope(Session& session, uint64_t unique);
-    ~InterruptibleScope();
-    // True when an INTERRUPT for this request arrived.
-    bool interrupted() const;
-
-   private:
-    Session& session_;
-    uint64_t unique_;
-  };
+  void begin_interruptible(uint64_t unique, std::atomic<bool>* cancelled) override;
+  void end_interruptible(uint64_t unique) override;
 
  private:
   void send_reply(const ReplyTarget& target, Errno error,
@@ -112,7 +101,11 @@ class Session final : public ReplySink, public SessionControl {
 
   // Lock order: interrupt_mutex_ is a leaf.
   mutable std::mutex interrupt_mutex_;
-  std::map<uint64_t, pthread_t> interruptible_;  // unique -> serving thread
+  struct Waiter {
+    pthread_t thread;
+    std::atomic<bool>* cancelled;
+  };
+  std::map<uint64_t, Waiter> interruptible_;  // unique -> serving thread
   std::set<uint64_t> interrupted_;               // INTERRUPTs that arrived (bounded)
 };
 
