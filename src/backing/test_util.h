@@ -20,9 +20,10 @@ namespace fusebpf::backing::testing {
 // Creates /tmp/fusebpf-backing-XXXXXX, removes it at the end.
 class TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/fusebpf-backing-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
+  // base: "/tmp" (ext4 here) or "/dev/shm" (tmpfs: fast for the 100k-file tests).
+  explicit TempDir(const std::string& base = "/tmp") {
+    std::string tmpl = base + "/fusebpf-backing-XXXXXX";
+    path_ = ::mkdtemp(tmpl.data());
     ::chmod(path_.c_str(), 0755);
     fd_ = UniqueFd(::open(path_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   }
