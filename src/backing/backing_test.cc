@@ -4,13 +4,18 @@
 #include "backing/backing.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "backing/creds.h"
 #include "backing/test_util.h"
 
 namespace fusebpf::backing {
@@ -316,6 +321,66 @@ TEST_P(BackingOps, XattrsAndAcls) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, BackingOps, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "handles" : "pinned"; });
+
+}  // namespace
+}  // namespace fusebpf::backing
+
+namespace fusebpf::backing {
+namespace {
+
+// A tmpfs mounted below the backing root (in a private mount namespace of one thread) is
+// refused with EXDEV; readdirplus shows it without a node.
+TEST(BackingMounts, MountPointBelowRootIsExdev) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  testing::TempDir dir;
+  dir.mkdir("mnt");
+  dir.write("file", "x");
+  std::thread t([&] {
+    ASSERT_TRUE(prepare_worker_thread().has_value());
+    if (::unshare(CLONE_NEWNS) < 0) GTEST_SKIP() << "no mount namespace";
+    ASSERT_EQ(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+    ASSERT_EQ(::mount("tmpfs", dir.at("mnt").c_str(), "tmpfs", 0, nullptr), 0);
+    {
+      auto b = testing::make_backing(dir.path());
+      EXPECT_EQ(testing::err_of(b->lookup(kRootNode, "mnt")), EXDEV);
+      EXPECT_TRUE(b->lookup(kRootNode, "file").has_value());
+      auto h = b->opendir(kRootNode, O_RDONLY);
+      ASSERT_TRUE(h.has_value());
+      bool saw_mnt = false;
+      ASSERT_TRUE(b->readdirplus(*h, 0, [&](const DirEntry& d, const Entry& e) {
+        if (d.name == "mnt") {
+          saw_mnt = true;
+          EXPECT_EQ(e.node, 0u);
+        }
+        return true;
+      }));
+      EXPECT_TRUE(saw_mnt);
+    }
+    ::umount2(dir.at("mnt").c_str(), MNT_DETACH);
+  });
+  t.join();
+}
+
+// Several threads looking up, stat'ing and forgetting the same names: counts stay exact.
+TEST(BackingThreads, ConcurrentLookupForget) {
+  testing::TempDir dir;
+  for (int i = 0; i < 20; i++) dir.write("f" + std::to_string(i), "x");
+  auto b = testing::make_backing(dir.path(), true, /*cache=*/4);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 500; round++) {
+        auto e = b->lookup(kRootNode, "f" + std::to_string(round % 20));
+        if (!e || !b->getattr(e->node)) failures++;
+        if (e) b->forget(e->node, 1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(b->node_count(), 1u);
+}
 
 }  // namespace
 }  // namespace fusebpf::backing
