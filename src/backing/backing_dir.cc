@@ -85,9 +85,9 @@ Result<void> Backing::readdir_impl(HandleId handle, uint64_t offset, bool plus, 
     Entry plus_entry;
     bool dots = entry.name == "." || entry.name == "..";
     if (plus && !dots) {
+      // The open directory fd itself is the parent: no node fd needed per entry.
       auto n = Name::make(entry.name);
-      FUSEBPF_TRY(dir_fd, impl_->nodes->fd(f->node));
-      auto e = n ? impl_->lookup_child(dir_fd.get(), *n) : Result<Entry>(fail(n.error()));
+      auto e = n ? impl_->lookup_child(f->fd.get(), *n) : Result<Entry>(fail(n.error()));
       if (e) plus_entry = *e;  // else node 0: vanished meanwhile, or a mount point
     }
     if (!fn(ctx, entry, &plus_entry)) {
