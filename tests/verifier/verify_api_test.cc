@@ -58,7 +58,7 @@ TEST(VerifyApi, NullDiagnosticNamesHelperSourceAndInstruction) {
   EXPECT_EQ(d.code, "null-deref");
   EXPECT_EQ(d.section, "struct_ops/lookup_prefilter");
   EXPECT_EQ(d.source, "filter.c:42: x = *v;");
-  EXPECT_EQ(d.disasm, "r1 = *(u64 *)(r0 +0)");
+  EXPECT_EQ(d.disasm, "ldxdw r1, [r0+0]");
   const std::string text = format_diagnostics(r.error());
   EXPECT_NE(text.find("pc 6: r0 may be NULL here: check the result of bpf_map_lookup_elem (pc 5)"),
             std::string::npos)

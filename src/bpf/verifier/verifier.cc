@@ -8,10 +8,27 @@
 #include <set>
 
 #include "bpf/internal/verifier_access.h"
+#include "bpf/isa/isa.h"
 #include "bpf/verifier/internal/analyzer.h"
 
 namespace fusebpf::bpf::verifier {
 namespace {
+
+// The instruction at pc in the ISA's assembler syntax, with the callee's name for calls.
+std::string instruction_text(const RawProgram& prog, const std::vector<Instruction>& ast,
+                             uint32_t pc, const Platform& platform) {
+  const Insn* next = pc + 1 < prog.insns.size() ? &prog.insns[pc + 1] : nullptr;
+  std::string text = isa::disassemble(prog.insns[pc], next);
+  if (const auto* c = std::get_if<Call>(&ast[pc])) {
+    if (c->kind == Call::Kind::kHelper) {
+      if (const Helper* h = platform.helper(c->imm)) text += "  ; " + h->proto.name;
+    } else if (c->kind == Call::Kind::kKfunc && c->imm >= 0 &&
+               static_cast<size_t>(c->imm) < prog.kfunc_names.size()) {
+      text += "  ; " + prog.kfunc_names[c->imm];
+    }
+  }
+  return text;
+}
 
 Diagnostics to_diagnostics(std::vector<Finding> findings, const RawProgram& prog,
                            const std::vector<Instruction>& ast, const Platform& platform,
@@ -28,7 +45,7 @@ Diagnostics to_diagnostics(std::vector<Finding> findings, const RawProgram& prog
     d.section = prog.section;
     d.code = std::move(f.code);
     d.message = std::move(f.message);
-    if (f.pc < ast.size()) d.disasm = disassemble(ast[f.pc], f.pc, prog, &platform);
+    if (f.pc < ast.size()) d.disasm = instruction_text(prog, ast, f.pc, platform);
     if (const LineInfo* l = prog.line_at(f.pc))
       d.source = fmt::format("{}:{}: {}", l->file, l->line, l->text);
     out.push_back(std::move(d));

@@ -134,10 +134,7 @@ struct DecodeError {
 // index-aligned with the raw instructions).
 std::vector<Instruction> decode(std::span<const Insn> insns, std::vector<DecodeError>& errors);
 
-// Kernel-style disassembly ("r0 = *(u32 *)(r1 +4)") of one decoded instruction.
-std::string disassemble(const Instruction& insn, uint32_t pc, const RawProgram& prog,
-                        const Platform* platform);
-
+// Whether insn ends a function legally: exit or an unconditional jump.
 bool is_jump_or_exit(const Instruction& insn);
 
 }  // namespace fusebpf::bpf::verifier

@@ -1,114 +1,49 @@
-// Decoding: every instruction slot is matched against the rows of abi/bpf_isa.def (the one ISA
-// table, STYLE.md F26) and turned into an AST node. A slot that matches no row is invalid;
-// writes to r10 get their own diagnostic because they are a common mistake.
+// Decoding: every instruction slot is classified by the ISA table (isa::classify over
+// abi/bpf_isa.def, STYLE.md F26) and turned into an AST node. A slot that matches no row is
+// invalid; writes to r10 get their own diagnostic because they are a common mistake.
 #include <fmt/format.h>
 
+#include "bpf/isa/isa.h"
 #include "bpf/verifier/internal/ast.h"
 
 namespace fusebpf::bpf::verifier {
 namespace {
 
-enum class Cls : uint8_t { kLd, kLdx, kSt, kStx, kAlu, kJmp, kJmp32, kAlu64 };
-enum class Src : uint8_t { kK, kX };
-enum class Form : uint8_t {
-  kAlu,
-  kNeg,
-  kMovsx,
-  kEnd,
-  kJa,
-  kJcc,
-  kCall,
-  kCallLocal,
-  kCallKfunc,
-  kExit,
-  kLddw,
-  kLoad,
-  kLoadSx,
-  kStoreImm,
-  kStoreReg,
-  kAtomic,
-};
-struct Rule {
-  enum Kind : uint8_t { kZero, kAny, kRd, kWr, kEq } kind;
-  int32_t value = 0;
-  bool accepts(int64_t v) const {
-    switch (kind) {
-      case kZero:
-        return v == 0;
-      case kAny:
-        return true;
-      case kRd:
-        return v >= 0 && v <= 10;
-      case kWr:
-        return v >= 0 && v <= 9;
-      case kEq:
-        return v == value;
-    }
-    return false;
-  }
-};
-struct Row {
-  uint8_t opcode;
-  const char* mnemonic;
-  Cls cls;
-  Src src_kind;
-  uint8_t width;
-  Form form;
-  Rule dst, src, off, imm;
-};
+using isa::Form;
+using isa::InsnClass;
+using isa::OpInfo;
+using isa::SrcKind;
 
-constexpr Rule Zero{Rule::kZero};
-constexpr Rule Any{Rule::kAny};
-constexpr Rule Rd{Rule::kRd};
-constexpr Rule Wr{Rule::kWr};
-constexpr Rule Eq(int32_t v) { return Rule{Rule::kEq, v}; }
-
-constexpr Row kRows[] = {
-#define FUSEBPF_ISA(name, opcode, mnem, cls, src, width, form, dst_r, src_r, off_r, imm_r) \
-  Row{opcode, mnem, Cls::cls, Src::src, width, Form::form, dst_r, src_r, off_r, imm_r},
-#include "abi/bpf_isa.def"
-#undef FUSEBPF_ISA
-};
-
-const Row* find_row(const Insn& in) {
-  for (const Row& r : kRows) {
-    if (r.opcode == in.opcode && r.dst.accepts(in.dst) && r.src.accepts(in.src) &&
-        r.off.accepts(in.off) && r.imm.accepts(in.imm))
-      return &r;
-  }
-  return nullptr;
-}
-
-// Whether some row has this opcode and would accept the instruction if dst were r0..r9.
+// Whether the instruction would be valid if dst were r0: then its only fault is writing r10.
 bool writes_r10(const Insn& in) {
   if (in.dst != kFramePointer) return false;
   Insn copy = in;
   copy.dst = 0;
-  const Row* r = find_row(copy);
-  return r != nullptr && r->dst.kind == Rule::kWr;
+  const auto op = isa::classify(copy);
+  return op.has_value() && isa::info(*op).dst.kind == isa::FieldRule::kWriteReg;
 }
 
-Operand operand(const Row& r, const Insn& in) {
-  if (r.src_kind == Src::kX) return Operand{true, in.src, 0};
+Operand operand(const OpInfo& r, const Insn& in) {
+  if (r.source == SrcKind::kX) return Operand{true, in.src, 0};
   return Operand{false, 0, in.imm};
 }
 
-Instruction from_row(const Row& r, const Insn& in, const Insn* next, uint32_t pc) {
+Instruction from_row(const OpInfo& r, const Insn& in, const Insn* next, uint32_t pc) {
   const uint8_t size = r.width / 8;
   switch (r.form) {
     case Form::kAlu:
     case Form::kNeg:
     case Form::kMovsx:
-      return Alu{static_cast<AluOp>(in.opcode & 0xf0), r.cls == Cls::kAlu64, in.dst, operand(r, in),
-                 in.off};
+      return Alu{static_cast<AluOp>(in.opcode & 0xf0), r.cls == InsnClass::kAlu64, in.dst,
+                 operand(r, in), in.off};
     case Form::kEnd:
-      return Endian{in.dst, r.width, r.cls == Cls::kAlu64 || r.src_kind == Src::kX};
+      return Endian{in.dst, r.width, r.cls == InsnClass::kAlu64 || r.source == SrcKind::kX};
     case Form::kJa: {
-      const int64_t rel = r.cls == Cls::kJmp32 ? int64_t{in.imm} : int64_t{in.off};
+      const int64_t rel = r.cls == InsnClass::kJmp32 ? int64_t{in.imm} : int64_t{in.off};
       return Jump{JmpOp::kJa, false, 0, {}, int64_t{pc} + rel + 1};
     }
     case Form::kJcc:
-      return Jump{static_cast<JmpOp>(in.opcode & 0xf0), r.cls == Cls::kJmp32, in.dst,
+      return Jump{static_cast<JmpOp>(in.opcode & 0xf0), r.cls == InsnClass::kJmp32, in.dst,
                   operand(r, in), int64_t{pc} + in.off + 1};
     case Form::kCall:
       return Call{Call::Kind::kHelper, in.imm, -1};
@@ -153,15 +88,17 @@ std::vector<Instruction> decode(std::span<const Insn> insns, std::vector<DecodeE
       out.emplace_back(Exit{});
       continue;
     }
-    const Row* row = find_row(in);
-    if (row == nullptr) {
-      errors.push_back({p, "invalid-insn",
-                        fmt::format("invalid instruction (opcode 0x{:02x} dst r{} src r{} off {} "
-                                    "imm {}): unknown opcode or a reserved field is not zero",
-                                    in.opcode, in.dst, in.src, in.off, in.imm)});
+    const auto op = isa::classify(in);
+    if (!op) {
+      errors.push_back(
+          {p, "invalid-insn",
+           fmt::format("invalid instruction: {} (opcode 0x{:02x} dst r{} src r{} off "
+                       "{} imm {})",
+                       isa::explain_invalid(in), in.opcode, in.dst, in.src, in.off, in.imm)});
       out.emplace_back(Exit{});
       continue;
     }
+    const OpInfo* row = &isa::info(*op);
     if (row->form != Form::kLddw) {
       out.push_back(from_row(*row, in, nullptr, p));
       continue;
@@ -172,9 +109,11 @@ std::vector<Instruction> decode(std::span<const Insn> insns, std::vector<DecodeE
       continue;
     }
     const Insn& next = insns[pc + 1];
-    if (next.opcode != 0 || next.dst != 0 || next.src != 0 || next.off != 0) {
+    if (next.opcode != 0 || next.dst != 0 || next.src != 0 || next.off != 0 ||
+        (in.src == kPseudoMapFd && next.imm != 0)) {
       errors.push_back({p + 1, "invalid-insn",
-                        "the second slot of lddw must have opcode, registers and offset zero"});
+                        "malformed second slot of lddw: opcode, registers and offset must be "
+                        "zero (and imm too for a map reference)"});
     }
     out.push_back(from_row(*row, in, &next, p));
     out.emplace_back(LddwTail{});
