@@ -4,12 +4,14 @@
 
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <thread>
 
 #include "base/log.h"
+#include "fuse/internal/uring_queue.h"
 
 namespace fusebpf::fuse {
 namespace {
@@ -44,6 +46,25 @@ constexpr uint64_t kWantedFlags =
 
 }  // namespace
 
+std::string_view transport_name(Transport transport) {
+  switch (transport) {
+    case Transport::kDev:
+      return "dev";
+    case Transport::kUring:
+      return "uring";
+    case Transport::kAuto:
+      return "auto";
+  }
+  return "dev";
+}
+
+std::optional<Transport> parse_transport(std::string_view name) {
+  for (Transport t : {Transport::kDev, Transport::kUring, Transport::kAuto}) {
+    if (name == transport_name(t)) return t;
+  }
+  return std::nullopt;
+}
+
 Session::Session(OpHandler& handler, std::unique_ptr<Channel> channel, SessionOptions options)
     : handler_(handler),
       channel_(std::move(channel)),
@@ -53,7 +74,13 @@ Session::Session(OpHandler& handler, std::unique_ptr<Channel> channel, SessionOp
   install_interrupt_handler();
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  // Ring threads call process(): stop them before any member goes away.
+  if (uring_) {
+    uring_->stop();
+    (void)uring_->join();
+  }
+}
 
 size_t Session::buffer_size() const {
   // A WRITE carries max_write bytes after its header and fuse_write_in; leave a page of room.
@@ -92,6 +119,13 @@ Result<void, SessionError> Session::run() {
   for (auto& clone : clones) threads.emplace_back(serve, std::ref(*clone));
   serve(*channel_);
   for (auto& t : threads) t.join();
+  // /dev/fuse is gone: ring entries still waiting for a reply get no completion, so stop
+  // the queue threads instead of waiting for every entry to end.
+  if (uring_active_.load(std::memory_order_acquire)) {
+    uring_->stop();
+    auto joined = uring_->join();
+    if (!joined && !first_error) first_error = joined.error();
+  }
   if (first_error) return fail(*first_error);
   return {};
 }
@@ -207,6 +241,21 @@ void Session::handle_init(const DecodedRequest& decoded, ReplySlot reply) {
                 in.major, in.minor);
   }
   decode_options_.setxattr_ext = (enabled & abi::init::kSetxattrExt) != 0;
+  if (want_uring(offered)) {
+    // The kernel refuses payload buffers smaller than this.
+    size_t payload = std::max<size_t>(
+        {abi::kMinReadBuffer, connection_.max_write, size_t{connection_.max_pages} * 4096});
+    auto* dev = dynamic_cast<DevFuseChannel*>(channel_.get());
+    auto transport = UringTransport::create(dev->fd(), options_.uring_queue_depth, payload);
+    if (transport) {
+      uring_ = std::move(*transport);
+      enabled |= abi::init::kOverIoUring;
+    } else {
+      FUSEBPF_LOG(kError, "cannot set up FUSE over io_uring ({}); using /dev/fuse",
+                  transport.error().message);
+    }
+  }
+  connection_.flags = enabled;
 
   out.max_readahead = in.max_readahead;
   out.flags = static_cast<uint32_t>(enabled);
@@ -221,9 +270,40 @@ void Session::handle_init(const DecodedRequest& decoded, ReplySlot reply) {
 
   handler_.init(connection_, *this);
   initialized_.store(true, std::memory_order_release);
-  FUSEBPF_LOG(kInfo, "INIT: FUSE {}.{}, max_write {}, passthrough {}", in.major, in.minor,
-              connection_.max_write, connection_.passthrough ? "on" : "off");
+  FUSEBPF_LOG(kInfo, "INIT: FUSE {}.{}, max_write {}, passthrough {}, transport {}", in.major,
+              in.minor, connection_.max_write, connection_.passthrough ? "on" : "off",
+              uring_ ? "uring" : "dev");
   reply.send(out);
+  // The kernel accepts ring registrations only once it has processed the INIT reply.
+  if (uring_) start_uring();
+}
+
+bool Session::want_uring(uint64_t offered) const {
+  if (options_.transport == Transport::kDev) return false;
+  if (dynamic_cast<DevFuseChannel*>(channel_.get()) == nullptr) return false;
+  if (!(offered & abi::init::kOverIoUring)) {
+    if (options_.transport == Transport::kUring) {
+      FUSEBPF_LOG(kError,
+                  "the kernel does not offer FUSE over io_uring (enable_uring must be Y before "
+                  "the mount); using /dev/fuse");
+    }
+    return false;
+  }
+  return options_.transport == Transport::kUring || geteuid() == 0;
+}
+
+void Session::start_uring() {
+  uring_->start(
+      [this](Channel& channel, std::span<const std::byte> message) { process(channel, message); },
+      [this] { handler_.worker_started(); });
+  uring_active_.store(true, std::memory_order_release);
+  FUSEBPF_LOG(kInfo, "FUSE over io_uring: {} queues of {} entries", uring_->queues(),
+              options_.uring_queue_depth);
+}
+
+std::string_view Session::transport() const {
+  if (uring_active_.load(std::memory_order_acquire) && uring_->registered()) return "uring";
+  return "dev";
 }
 
 void Session::handle_interrupt(uint64_t unique) {
@@ -331,6 +411,8 @@ Result<void> Session::close_backing(int32_t backing_id) {
 
 SessionStats Session::stats() const {
   SessionStats s;
+  s.transport = transport();
+  if (uring_active_.load(std::memory_order_acquire)) s.uring_requests = uring_->served();
   for (uint32_t op = 0; op <= kMaxOpcode; ++op) {
     const auto& c = (*counters_)[op];
     uint64_t count = c.count.load(std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 // Session: serves one FUSE connection. It negotiates INIT, runs worker threads (each with its
-// own cloned channel), decodes requests and dispatches them to an OpHandler, answers INTERRUPT
-// and keeps per-opcode statistics.
+// own cloned channel, plus one pinned thread per CPU with the io_uring transport), decodes
+// requests and dispatches them to an OpHandler, answers INTERRUPT and keeps per-opcode
+// statistics.
 //
 // Lifetime: run() returns when the file system is unmounted (ENODEV on read) or the transport
 // fails. The handler must outlive the session.
@@ -17,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fuse/channel.h"
@@ -26,10 +28,23 @@
 
 namespace fusebpf::fuse {
 
+class UringTransport;
+
+// How requests reach the daemon. kUring: FUSE over io_uring, one ring and one pinned thread
+// per possible CPU (src/fuse/internal/uring_queue.h); INIT, FORGET, INTERRUPT and
+// notifications still use /dev/fuse. kAuto: io_uring when the kernel offers it at INIT and we
+// are root, else /dev/fuse. The kernel offers it only if enable_uring() (uring.h) ran before
+// the mount; when it does not, kUring logs an error and serves over /dev/fuse.
+enum class Transport { kDev, kUring, kAuto };
+std::string_view transport_name(Transport transport);  // "dev", "uring", "auto"
+std::optional<Transport> parse_transport(std::string_view name);
+
 struct SessionOptions {
-  unsigned threads = 2;           // worker threads (>= 1)
-  uint32_t max_write = 1u << 20;  // bytes per WRITE/READ request
-  bool passthrough = true;        // ask for kernel passthrough (needs CAP_SYS_ADMIN)
+  Transport transport = Transport::kDev;
+  unsigned uring_queue_depth = 4;  // ring entries per CPU queue (each has a max_write buffer)
+  unsigned threads = 2;            // /dev/fuse worker threads (>= 1)
+  uint32_t max_write = 1u << 20;   // bytes per WRITE/READ request
+  bool passthrough = true;         // ask for kernel passthrough (needs CAP_SYS_ADMIN)
   bool cache_symlinks = false;
   bool trace = false;  // log every request and reply
 };
@@ -43,7 +58,9 @@ struct OpStats {
 };
 
 struct SessionStats {
-  std::vector<OpStats> ops;  // only opcodes seen at least once
+  std::string_view transport;   // "dev" or "uring" (what is serving requests)
+  uint64_t uring_requests = 0;  // requests that arrived through io_uring queues
+  std::vector<OpStats> ops;     // only opcodes seen at least once
   uint64_t requests = 0;
   uint64_t unknown_opcodes = 0;
   uint64_t malformed = 0;
@@ -59,6 +76,9 @@ class Session final : public ReplySink, public SessionControl {
 
   const ConnectionInfo& connection() const { return connection_; }
   SessionStats stats() const;
+  // The transport serving requests: "uring" once INIT enabled FUSE over io_uring and every
+  // queue submitted its registration, else "dev". Thread-safe.
+  std::string_view transport() const;
 
   // SessionControl
   Result<int32_t> open_backing(int fd) override;
@@ -82,6 +102,8 @@ class Session final : public ReplySink, public SessionControl {
   void dispatch(const DecodedRequest& req, ReplySlot reply);
   Result<void> notify(abi::NotifyCode code, std::span<const iovec> parts);
   size_t buffer_size() const;
+  bool want_uring(uint64_t offered) const;
+  void start_uring();
 
   OpHandler& handler_;
   std::unique_ptr<Channel> channel_;  // the original /dev/fuse fd; notifications go here
@@ -89,6 +111,10 @@ class Session final : public ReplySink, public SessionControl {
   ConnectionInfo connection_{};
   DecodeOptions decode_options_{};
   std::atomic<bool> initialized_{false};
+  // Created by INIT (before its reply, so a failure can still fall back to /dev/fuse);
+  // threads joined by run() or the destructor.
+  std::unique_ptr<UringTransport> uring_;
+  std::atomic<bool> uring_active_{false};
 
   struct OpCounters {
     std::atomic<uint64_t> count{0};
@@ -106,7 +132,7 @@ class Session final : public ReplySink, public SessionControl {
     std::atomic<bool>* cancelled;
   };
   std::map<uint64_t, Waiter> interruptible_;  // unique -> serving thread
-  std::set<uint64_t> interrupted_;               // INTERRUPTs that arrived (bounded)
+  std::set<uint64_t> interrupted_;            // INTERRUPTs that arrived (bounded)
 };
 
 }  // namespace fusebpf::fuse
