@@ -39,15 +39,14 @@ struct {
 SEC("socket")
 int count(__u32 *ctx) {
   __u32 key = ctx[0];
-  __u64 one = 1, *v = bpf_map_lookup_elem(&counts, &key);
+  __u64 one = 1, value = 1, *v = bpf_map_lookup_elem(&counts, &key);
   if (v) {
     __sync_fetch_and_add(v, 1);
+    value = *v;
   } else {
     bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
-    v = &one;
   }
   __u32 slot = key & 3;
-  __u64 value = *v;
   bpf_map_update_elem(&slots, &slot, &value, BPF_ANY);
   return value;
 }
