@@ -174,7 +174,7 @@ TEST(ElfLoader, GlobalDataBecomesArrayMaps) {
 
 TEST(ElfLoader, StructOpsTableKfuncsAndCore) {
   ElfObject obj = load("struct_ops");
-  ASSERT_EQ(obj.struct_ops.size(), 1u);
+  ASSERT_EQ(obj.struct_ops.size(), 2u);
   const StructOps* ops = obj.struct_ops_by_type("fuse_ops");
   ASSERT_NE(ops, nullptr);
   EXPECT_EQ(ops->var_name, "test_ops");
@@ -187,6 +187,12 @@ TEST(ElfLoader, StructOpsTableKfuncsAndCore) {
   EXPECT_EQ(ops->member("lookup_prefilter")->offset, 16u);
   EXPECT_EQ(ops->member("name")->offset, 24u);
   EXPECT_EQ(ops->data.size(), 40u);
+  const StructOps& link = obj.struct_ops[1];
+  EXPECT_EQ(link.section, ".struct_ops.link");
+  EXPECT_EQ(link.var_name, "link_ops");
+  EXPECT_EQ(link.program("default_filter"), "default_filter");
+  EXPECT_EQ(link.program("open_prefilter"), "");  // unset members have no program
+  EXPECT_EQ(link.string_member("name"), "link_ops");
 
   const RawProgram* lookup = obj.program("lookup_prefilter");
   ASSERT_NE(lookup, nullptr);

@@ -33,4 +33,11 @@ struct fuse_ops test_ops = {
     .name = "test_ops",
 };
 
+// The libbpf >= 1.1 spelling for struct_ops maps attached through a link.
+SEC(".struct_ops.link")
+struct fuse_ops link_ops = {
+    .default_filter = (void *)default_filter,
+    .name = "link_ops",
+};
+
 char LICENSE[] SEC("license") = "GPL";
