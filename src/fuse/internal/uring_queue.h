@@ -4,8 +4,9 @@
 // A RingEntry is the Channel a request "was read from": Session::process() gets it as the
 // channel, so ReplySlot, ReplySink and the handlers are the same as for /dev/fuse. Its write()
 // puts the reply into the entry's shared buffers; the COMMIT_AND_FETCH that hands it to the
-// kernel is always submitted by the queue's own thread (so every command belongs to the
-// pinned thread's task, and the SQ has one producer):
+// kernel is always submitted by the queue's own thread, so every command belongs to the pinned
+// thread's task and the ring can be IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (completion
+// work runs when that thread waits, instead of interrupting it):
 //   * reply while the handler runs on the queue thread (the usual case): the commit is
 //     submitted when process() returns, so the request buffer stays valid for the whole
 //     handler. If the request had a payload (names, write data), the reply is staged in a
@@ -57,6 +58,7 @@ class RingEntry final : public Channel {
 
  private:
   friend class UringQueue;
+  friend struct RingEntryTestPeer;
   enum class State { kKernel, kHandler, kAwaitingReply };
 
   // Queue thread: a request arrived. Returns the contiguous message (fuse_in_header, the op's
@@ -116,6 +118,7 @@ class UringQueue {
 
  private:
   friend class RingEntry;
+  friend struct RingEntryTestPeer;
   explicit UringQueue(const UringQueueConfig& config) : config_(config) {}
   io_uring_sqe* next_sqe();
   void prep_command(RingEntry& entry, abi::UringCmd cmd);
