@@ -22,29 +22,6 @@ void Interpreter::add_trap(uint32_t pc, std::string message) {
   traps_.push_back(fmt::format("{} at pc {}", message, pc));
 }
 
-namespace {
-
-// The value an lddw loads, or an error message.
-Result<uint64_t, std::string> lddw_value(const isa::DecodedInsn& d, std::span<Map* const> maps) {
-  const uint64_t lo = static_cast<uint32_t>(d.insn.imm);
-  if (d.op == isa::Op::kLddw) return lo | (uint64_t{static_cast<uint32_t>(d.next_imm)} << 32);
-  const uint32_t index = static_cast<uint32_t>(d.insn.imm);
-  if (index >= maps.size() || maps[index] == nullptr)
-    return fail(
-        fmt::format("lddw references map {} but only {} maps are bound", index, maps.size()));
-  Map* map = maps[index];
-  if (d.op == isa::Op::kLddwMap) return reinterpret_cast<uint64_t>(map);
-  std::byte* base = map->array_base();
-  const MapSpec& spec = map->spec();
-  const uint64_t size = uint64_t{spec.value_size} * spec.max_entries;
-  const uint32_t offset = static_cast<uint32_t>(d.next_imm);
-  if (base == nullptr || offset >= size)
-    return fail(fmt::format("lddw map value {}+{} is not inside an array map", index, offset));
-  return reinterpret_cast<uint64_t>(base + offset);
-}
-
-}  // namespace
-
 void Interpreter::predecode(const VerifiedProgram& program, std::span<Map* const> maps) {
   std::span<const Insn> insns = program.insns();
   // Slots no instruction starts at (the second half of an lddw) trap with message 0.
@@ -81,7 +58,7 @@ void Interpreter::predecode(const VerifiedProgram& program, std::span<Map* const
         break;
       }
       case Form::kLddw: {
-        auto value = lddw_value(d, maps);
+        auto value = isa::lddw_value(d, maps);
         if (!value)
           add_trap(d.pc, value.error());
         else

@@ -166,4 +166,22 @@ Result<std::vector<DecodedInsn>, IsaError> decode(std::span<const Insn> insns) {
   return out;
 }
 
+Result<uint64_t, std::string> lddw_value(const DecodedInsn& d, std::span<Map* const> maps) {
+  const uint64_t lo = static_cast<uint32_t>(d.insn.imm);
+  if (d.op == Op::kLddw) return lo | (uint64_t{static_cast<uint32_t>(d.next_imm)} << 32);
+  const uint32_t index = static_cast<uint32_t>(d.insn.imm);
+  if (index >= maps.size() || maps[index] == nullptr)
+    return fail(
+        fmt::format("lddw references map {} but only {} maps are bound", index, maps.size()));
+  Map* map = maps[index];
+  if (d.op == Op::kLddwMap) return reinterpret_cast<uint64_t>(map);
+  std::byte* base = map->array_base();
+  const MapSpec& spec = map->spec();
+  const uint64_t size = uint64_t{spec.value_size} * spec.max_entries;
+  const uint32_t offset = static_cast<uint32_t>(d.next_imm);
+  if (base == nullptr || offset >= size)
+    return fail(fmt::format("lddw map value {}+{} is not inside an array map", index, offset));
+  return reinterpret_cast<uint64_t>(base + offset);
+}
+
 }  // namespace fusebpf::bpf::isa

@@ -181,6 +181,11 @@ struct DecodedInsn {
 // off the end. Does not check semantics (that is the verifier's job).
 Result<std::vector<DecodedInsn>, IsaError> decode(std::span<const Insn> insns);
 
+// The 64-bit value an lddw loads: its immediate, the Map* of a kPseudoMapFd reference (maps is
+// indexed by imm), or array_base() + offset for kPseudoMapValue. Fails (with a message) when the
+// map is not bound, is not an array, or the offset is outside its values. Shared by both engines.
+Result<uint64_t, std::string> lddw_value(const DecodedInsn& lddw, std::span<Map* const> maps);
+
 // Target pc of a jump (ja/ja32/jcc) or local call at `pc` (not range-checked).
 constexpr int64_t branch_target(Op op, int64_t pc, const Insn& insn) {
   const OpInfo& i = info(op);
