@@ -50,16 +50,18 @@ State entry_state(const ContextDescriptor& ctx);
 // ---- mem.cc ----
 enum class AccessKind : uint8_t { kRead, kWrite, kReadWrite };
 struct MemAccess {
-  int64_t off = 0;    // added to the pointer's offset
-  uint64_t size = 0;  // bytes (the maximum, for helper ranges)
+  int64_t off = 0;        // added to the pointer's offset
+  uint64_t size = 0;      // bytes (the maximum, for helper ranges)
+  uint64_t size_min = 0;  // helper ranges: bytes certainly written (the minimum size)
   AccessKind kind = AccessKind::kRead;
   std::string what;  // "r2" or "argument 2 (r2) of bpf_probe_read"
 };
 bool exec_load(Env& env, State& s, const Load& in, uint32_t pc);
 bool exec_store(Env& env, State& s, const Store& in, uint32_t pc);
 bool exec_atomic(Env& env, State& s, const Atomic& in, uint32_t pc);
-// Checks that [ptr+off, ptr+off+size) may be accessed; for helper writes to the stack, marks
-// the bytes initialised. Used for helper memory arguments.
+// Checks that [ptr+off, ptr+off+size) may be accessed. For helper writes to the stack, the
+// bytes every possible call writes become initialised and anything the call may overwrite
+// loses its spill/dynptr state. Used for helper memory arguments.
 bool check_mem(Env& env, State& s, const Value& ptr, const MemAccess& a, uint32_t pc);
 void mark_stack_written(State& s, const Value& ptr, int64_t lo, int64_t hi);
 

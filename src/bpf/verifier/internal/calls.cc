@@ -94,7 +94,7 @@ class CallChecker {
     const bool key = proto_.args[i] == ArgKind::kMapKey;
     const uint32_t size = key ? m.key_size : m.value_size;
     return check_mem(env_, s_, s_.reg(i + 1),
-                     MemAccess{0, size, AccessKind::kRead,
+                     MemAccess{0, size, size, AccessKind::kRead,
                                fmt::format("{} (the map {} of '{}', {} bytes)", what(i),
                                            key ? "key" : "value", m.name, size)},
                      pc_);
@@ -124,7 +124,7 @@ class CallChecker {
         kind == ArgKind::kReadableMem ? AccessKind::kRead : AccessKind::kWrite;
     return check_mem(
         env_, s_, p,
-        MemAccess{0, size.num.umax, access,
+        MemAccess{0, size.num.umax, size.num.umin, access,
                   fmt::format("{} ({} up to {} bytes)", what(i),
                               access == AccessKind::kRead ? "reading" : "writing", size.num.umax)},
         pc_);

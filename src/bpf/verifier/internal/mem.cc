@@ -228,8 +228,14 @@ bool check_mem(Env& env, State& s, const Value& p, const MemAccess& a, uint32_t 
                     fmt::format("{}: the context cannot be passed as memory", a.what));
   i128 lo = 0, hi = 0;
   if (!check_region(env, s, p, a, pc, lo, hi)) return false;
-  if (p.type == Type::kStack && a.kind != AccessKind::kRead)
-    mark_stack_written(s, p, static_cast<int64_t>(lo), static_cast<int64_t>(hi));
+  if (p.type == Type::kStack && a.kind != AccessKind::kRead) {
+    Frame& fr = s.frames[p.aux];
+    for (auto off = static_cast<int64_t>(lo); off < hi; ++off) slot_to_bytes(fr, slot_of(off));
+    // Written by every execution: from the highest start to the lowest end.
+    const int64_t first = p.num.smax + a.off;
+    const int64_t last = p.num.smin + a.off + static_cast<int64_t>(a.size_min);
+    if (first < last) mark_stack_written(s, p, first, last);
+  }
   return true;
 }
 
@@ -244,7 +250,7 @@ void mark_stack_written(State& s, const Value& p, int64_t lo, int64_t hi) {
 bool exec_load(Env& env, State& s, const Load& in, uint32_t pc) {
   if (!check_init(env, s, in.base, pc)) return false;
   const Value p = s.reg(in.base);
-  const MemAccess a{in.off, in.size, AccessKind::kRead, fmt::format("r{}", in.base)};
+  const MemAccess a{in.off, in.size, in.size, AccessKind::kRead, fmt::format("r{}", in.base)};
   if (p.type == Type::kCtx) {
     uint32_t index = 0;
     const ContextField* f = ctx_field(env, p, a, pc, &index);
@@ -314,7 +320,7 @@ bool exec_store(Env& env, State& s, const Store& in, uint32_t pc) {
         alu(AluOp::kAnd, true, 0, v.num, Scalar::constant((uint64_t{1} << (8 * in.size)) - 1));
     v = Value::scalar(narrowed);
   }
-  const MemAccess a{in.off, in.size, AccessKind::kWrite, fmt::format("r{}", in.base)};
+  const MemAccess a{in.off, in.size, in.size, AccessKind::kWrite, fmt::format("r{}", in.base)};
   if (p.type == Type::kStack) return store_stack(env, s, p, v, in, a, pc);
   if (v.type != Type::kScalar) {
     return env.fail(pc, "ptr-leak",
@@ -341,7 +347,7 @@ bool exec_atomic(Env& env, State& s, const Atomic& in, uint32_t pc) {
   }
   if (p.type == Type::kCtx)
     return env.fail(pc, "ctx-access", "atomic operations on the context are not allowed");
-  const MemAccess a{in.off, in.size, AccessKind::kReadWrite, fmt::format("r{}", in.base)};
+  const MemAccess a{in.off, in.size, in.size, AccessKind::kReadWrite, fmt::format("r{}", in.base)};
   i128 lo = 0, hi = 0;
   if (!check_region(env, s, p, a, pc, lo, hi)) return false;
   if (p.type == Type::kStack) {
