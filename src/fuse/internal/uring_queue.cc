@@ -335,6 +335,10 @@ bool UringQueue::on_completion(RingEntry& entry, int res, const ProcessFn& proce
     prep_command(entry, entry.last_cmd_);
     return true;
   }
+  if (entry.last_cmd_ == abi::UringCmd::kRegister) {
+    // The kernel then gives up io_uring for the connection and keeps using /dev/fuse.
+    register_failed_.store(true, std::memory_order_release);
+  }
   if (!is_shutdown(res) && !error_) {
     Errno e = errno_from(res);
     error_ = io_error(e, fmt::format("io_uring queue {}: {} failed: {}", config_.qid,

@@ -113,8 +113,11 @@ class UringQueue {
   void stop();
   uint16_t qid() const { return config_.qid; }
   uint64_t served() const { return served_.load(std::memory_order_relaxed); }
-  // True once every entry's REGISTER has been submitted.
-  bool registered() const { return registered_.load(std::memory_order_acquire); }
+  // True once every entry's REGISTER has been submitted and none has failed.
+  bool registered() const {
+    return registered_.load(std::memory_order_acquire) &&
+           !register_failed_.load(std::memory_order_acquire);
+  }
 
  private:
   friend class RingEntry;
@@ -137,6 +140,7 @@ class UringQueue {
   std::vector<std::unique_ptr<RingEntry>> entries_;
   std::atomic<uint64_t> served_{0};
   std::atomic<bool> registered_{false};
+  std::atomic<bool> register_failed_{false};
   std::atomic<bool> stopping_{false};
   std::thread::id owner_;
   std::optional<SessionError> error_;
