@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -177,7 +178,10 @@ class Backing {
   // pread into buf; returns bytes read (0 at EOF).
   Result<size_t> read(HandleId handle, std::span<std::byte> buf, off_t offset);
   // pwrite; with O_APPEND the data goes to EOF whatever `offset` says (Linux pwrite rule).
-  Result<size_t> write(HandleId handle, std::span<const std::byte> buf, off_t offset);
+  // `append`, when given, is the caller's current O_APPEND state (it may have changed with
+  // fcntl(F_SETFL) since open) and overrides the handle's.
+  Result<size_t> write(HandleId handle, std::span<const std::byte> buf, off_t offset,
+                       std::optional<bool> append = std::nullopt);
   // close() semantics for POSIX locks: releases every lock `lock_owner` holds on the inode.
   Result<void> flush(HandleId handle, uint64_t lock_owner);
   // Closes the handle (flock locks held through it go with it). Unknown ids are ignored.

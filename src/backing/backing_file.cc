@@ -80,9 +80,22 @@ Result<size_t> Backing::read(HandleId handle, std::span<std::byte> buf, off_t of
   return sys::pread_some(f->fd.get(), buf, offset);
 }
 
-Result<size_t> Backing::write(HandleId handle, std::span<const std::byte> buf, off_t offset) {
+Result<size_t> Backing::write(HandleId handle, std::span<const std::byte> buf, off_t offset,
+                              std::optional<bool> append) {
   FUSEBPF_TRY(f, impl_->file(handle));
-  return sys::pwrite_some(f->fd.get(), buf, offset);
+  bool fd_appends = (f->flags & O_APPEND) != 0;
+  if (!append || *append == fd_appends) return sys::pwrite_some(f->fd.get(), buf, offset);
+  // The caller's file flags changed since open (fcntl F_SETFL): write the way they say now.
+  constexpr int kRwfAppend = 0x10, kRwfNoAppend = 0x20;  // uapi fs.h (RWF_NOAPPEND: 6.9+)
+  struct iovec iov {
+    const_cast<std::byte*>(buf.data()), buf.size()
+  };
+  ssize_t n;
+  do {
+    n = ::pwritev2(f->fd.get(), &iov, 1, offset, *append ? kRwfAppend : kRwfNoAppend);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return fail_errno();
+  return static_cast<size_t>(n);
 }
 
 Result<void> Backing::flush(HandleId handle, uint64_t lock_owner) {
@@ -97,7 +110,9 @@ Result<void> Backing::flush(HandleId handle, uint64_t lock_owner) {
 
 void Backing::release(HandleId handle) {
   auto f = impl_->handles.remove(handle);
-  if (f) impl_->nodes->unpin(f->node);
+  if (!f) return;
+  impl_->locks->release_file(*f);
+  impl_->nodes->unpin(f->node);
 }
 
 Result<void> Backing::fsync(HandleId handle, bool datasync) {

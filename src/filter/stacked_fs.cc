@@ -328,7 +328,9 @@ int32_t StackedFs::passthrough_acquire(uint64_t nodeid, backing::HandleId handle
   // (the kernel allows one backing file per inode). The caller's own open already passed the
   // permission checks; the daemon's reopen only serves as the kernel's I/O target.
   bool writable = true;
-  auto shared = backing_.reopen(nodeid, O_RDWR | (flags & (O_DIRECT | O_APPEND | O_SYNC)));
+  // No status flags: the kernel applies the FUSE file's own O_APPEND/O_DIRECT/O_SYNC to each
+  // passthrough I/O, and flags on the shared file would leak into every other open.
+  auto shared = backing_.reopen(nodeid, O_RDWR);
   int fd = shared ? shared->get() : backing_.file_fd(handle);
   if (!shared) writable = wants_write;
   auto id = control_->open_backing(fd);
@@ -448,7 +450,8 @@ void StackedFs::read(const Req<O::kRead>& req, Slot reply) {
 void StackedFs::write(const Req<O::kWrite>& req, Slot reply) {
   const auto& in = req.in();
   auto data = req.payload().first(std::min<size_t>(in.size, req.payload().size()));
-  auto n = backing_.write(in.fh, data, static_cast<off_t>(in.offset));
+  // write_in.flags carries the file's current flags (FUSE_WRITE_LOCKOWNER era kernels).
+  auto n = backing_.write(in.fh, data, static_cast<off_t>(in.offset), (in.flags & O_APPEND) != 0);
   if (!n) return reply.error(n.error());
   if (in.write_flags & abi::kWriteKillSuidgid) kill_suid_sgid(req.nodeid(), in.fh);
   abi::fuse_write_out out{static_cast<uint32_t>(*n), 0};

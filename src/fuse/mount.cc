@@ -108,8 +108,9 @@ Result<MountResult, std::string> mount_fuse(const std::string& mountpoint,
   if (options.allow_other) data += ",allow_other";
   if (options.default_permissions) data += ",default_permissions";
   std::string type = "fuse." + options.subtype;
-  if (::mount(options.fsname.c_str(), mountpoint.c_str(), type.c_str(), MS_NOSUID | MS_NODEV,
-              data.c_str()) < 0) {
+  // No nosuid/nodev: a root mount mirrors a tree root already trusts, and device nodes and
+  // set-id files must behave as on the lower file system.
+  if (::mount(options.fsname.c_str(), mountpoint.c_str(), type.c_str(), 0, data.c_str()) < 0) {
     return fail(fmt::format("mount {}: {}", mountpoint, std::strerror(errno)));
   }
   return MountResult{std::move(*fd), false};

@@ -84,8 +84,32 @@ Result<LockRange> LockTable::getlk(const OpenFile& file, uint64_t owner, const L
   out.start = static_cast<uint64_t>(fl.l_start);
   out.end = fl.l_len == 0 ? static_cast<uint64_t>(INT64_MAX)
                           : static_cast<uint64_t>(fl.l_start + fl.l_len - 1);
-  out.pid = fl.l_pid > 0 ? static_cast<uint32_t>(fl.l_pid) : 0;
+  // OFD locks report no pid; when the holder is another owner of ours, report the pid that
+  // owner locked with, as the kernel would for a process.
+  // Probe with the conflicting lock's own range, which only its holder can take without
+  // conflict.
+  struct flock held = fl;
+  held.l_type = F_WRLCK;
+  held.l_pid = 0;
+  out.pid =
+      fl.l_pid > 0 ? static_cast<uint32_t>(fl.l_pid) : conflicting_pid(file.node, owner, held);
   return out;
+}
+
+uint32_t LockTable::conflicting_pid(NodeId node, uint64_t owner, const struct flock& probe) {
+  std::lock_guard guard(mu_);
+  for (auto it = owners_.lower_bound(Key{node, 0}); it != owners_.end() && it->first.first == node;
+       ++it) {
+    if (it->first.second == owner) continue;
+    // A description never conflicts with its own locks: if the probe passes from this
+    // owner's description, this owner holds the conflicting lock.
+    struct flock fl = probe;
+    if (::fcntl(it->second->get(), F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) {
+      auto pid = owner_pids_.find(it->first);
+      return pid == owner_pids_.end() ? 0 : pid->second;
+    }
+  }
+  return 0;
 }
 
 Result<void> LockTable::setlk(const OpenFile& file, uint64_t owner, const LockRange& lock,
@@ -109,8 +133,25 @@ Result<void> LockTable::setlk(const OpenFile& file, uint64_t owner, const LockRa
     struct stat st {};
     if (::fstat(file.fd.get(), &st) == 0 && S_ISREG(st.st_mode)) return {};
   }
-  if (!wait) return attempt(&ctx);
-  return wait_until(cancel, attempt, &ctx);
+  Result<void> done = wait ? wait_until(cancel, attempt, &ctx) : attempt(&ctx);
+  if (done && lock.type != F_UNLCK && desc) {
+    std::lock_guard guard(mu_);
+    owner_pids_[Key{file.node, owner}] = lock.pid;
+    file_owners_[&file].insert(owner);
+  }
+  return done;
+}
+
+void LockTable::release_file(const OpenFile& file) {
+  std::set<uint64_t> owners;
+  {
+    std::lock_guard lock(mu_);
+    auto it = file_owners_.find(&file);
+    if (it == file_owners_.end()) return;
+    owners = std::move(it->second);
+    file_owners_.erase(it);
+  }
+  for (uint64_t owner : owners) drop(file.node, owner);
 }
 
 void LockTable::drop(NodeId node, uint64_t owner) {
@@ -121,6 +162,7 @@ void LockTable::drop(NodeId node, uint64_t owner) {
     if (it == owners_.end()) return;
     victim = std::move(it->second);
     owners_.erase(it);
+    owner_pids_.erase(Key{node, owner});
   }
   // Closing the description (outside the lock) releases all of its OFD locks.
 }

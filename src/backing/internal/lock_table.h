@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "backing/backing.h"
 #include "backing/internal/handle_table.h"
@@ -31,14 +32,22 @@ class LockTable {
                      const std::atomic<bool>* cancel);
   // Releases every lock `owner` holds on `node` (close() semantics).
   void drop(NodeId node, uint64_t owner);
+  // The last reference to `file` is gone (RELEASE): drops the locks of every owner that locked
+  // through it. This is what ends OFD locks, whose owner is the open file itself and for which
+  // the kernel sends no unlock at close.
+  void release_file(const OpenFile& file);
 
  private:
   using Key = std::pair<NodeId, uint64_t>;
   Result<std::shared_ptr<const UniqueFd>> description(const OpenFile& file, uint64_t owner,
                                                       bool create);
   const int proc_dir_;
-  std::mutex mu_;                                          // leaf lock
-  std::map<Key, std::shared_ptr<const UniqueFd>> owners_;  // GUARDED_BY(mu_)
+  std::mutex mu_;                                              // leaf lock
+  std::map<Key, std::shared_ptr<const UniqueFd>> owners_;      // GUARDED_BY(mu_)
+  std::map<const OpenFile*, std::set<uint64_t>> file_owners_;  // GUARDED_BY(mu_)
+  std::map<Key, uint32_t> owner_pids_;  // GUARDED_BY(mu_): pid of each owner's last lock
+  // pid of the owner (other than `owner`) whose locks conflict with `fl` on `node`, or 0.
+  uint32_t conflicting_pid(NodeId node, uint64_t owner, const struct flock& fl);
 };
 
 // Polls `attempt` (which returns EAGAIN/EACCES/EWOULDBLOCK while blocked) with a backoff of
