@@ -23,8 +23,8 @@ void run_batch(uint64_t seed, int count, const GeneratorOptions& options) {
     ASSERT_TRUE(program.has_value()) << program.error() << "\n" << isa::disassemble(p.insns, true);
     Outcome a = run_engine(Engine::kInterpreter, *program, p.memory, isa::kDefaultBudget);
     // Without the JIT this still checks that generated programs decode and run.
-    Outcome b = jit_available() ? run_engine(Engine::kJit, *program, p.memory, isa::kDefaultBudget)
-                                : a;
+    Outcome b =
+        jit_available() ? run_engine(Engine::kJit, *program, p.memory, isa::kDefaultBudget) : a;
     ASSERT_TRUE(a.ok) << describe(a);
     if (!(a == b)) {
       ++failures;

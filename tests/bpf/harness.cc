@@ -9,6 +9,7 @@
 #include "bpf/internal/verifier_access.h"
 #include "bpf/interp/interpreter.h"
 #include "bpf/isa/isa.h"
+#include "bpf/verifier/verifier.h"
 #ifndef FUSEBPF_TEST_WITH_JIT
 #define FUSEBPF_TEST_WITH_JIT 0
 #endif
@@ -63,13 +64,13 @@ class TestArrayMap : public Map {
 };
 
 std::vector<MapSpec> test_map_specs() {
-  MapSpec a{"a", MapType::kArray, 4, 8, 4};
+  MapSpec a{"a", MapType::kArray, 4, 16, 2};
   for (uint64_t i = 0; i < 4; ++i) {
     uint64_t v = 0x1111111111111111ull * (i + 1);
     const auto* p = reinterpret_cast<const std::byte*>(&v);
     a.initial_value.insert(a.initial_value.end(), p, p + 8);
   }
-  MapSpec b{"b", MapType::kArray, 4, 4, 2};
+  MapSpec b{"b", MapType::kArray, 4, 8, 1};
   return {a, b};
 }
 
@@ -103,6 +104,36 @@ Result<VerifiedProgram, std::string> prepare(std::span<const Insn> insns, uint32
   }
   ContextDescriptor ctx{"raw", mem_size, {}, true, true};
   return VerifierAccess::make(std::move(raw), std::move(targets), std::move(ctx), 512);
+}
+
+namespace {
+
+const Platform& test_platform() {
+  static const Platform platform = [] {
+    using A = ArgKind;
+    Platform p;
+    p.add_helper(1, {"weighted_sum", {A::kScalar, A::kScalar, A::kScalar, A::kScalar, A::kScalar}},
+                 weighted_sum);
+    p.add_helper(2, {"map_value_size", {A::kConstMapPtr}}, map_value_size);
+    p.add_helper(3, {"constant", {}}, constant);
+    p.add_kfunc({"fusebpf_test_mul_sub", {A::kScalar, A::kScalar, A::kScalar}}, kfunc_mul_sub);
+    return p;
+  }();
+  return platform;
+}
+
+}  // namespace
+
+Result<VerifiedProgram, std::string> prepare_verified(std::span<const Insn> insns,
+                                                      uint32_t mem_size) {
+  FUSEBPF_TRY(seam, prepare(insns, mem_size));
+  auto verified = verifier::verify(seam.raw(), test_platform(), seam.context());
+  if (!verified) {
+    const auto& d = verified.error();
+    return fail(d.empty() ? std::string("verifier: rejected")
+                          : fmt::format("verifier: {} (pc {})", d.front().message, d.front().pc));
+  }
+  return std::move(*verified);
 }
 
 Outcome run_engine(Engine engine, const VerifiedProgram& program, std::vector<uint8_t> memory,

@@ -7,8 +7,8 @@
 //   call 3          r0 = 0x5eed; clobbers nothing            (cheap call for generators)
 //   call kfunc 0    r0 = r1 * r2 - r3
 // Test maps (fresh for every run, so engines cannot see each other's writes):
-//   map[0]  array, value_size 8, max_entries 4, value i = 0x1111111111111111 * (i + 1)
-//   map[1]  array, value_size 4, max_entries 2, all zero
+//   map[0]  array, value_size 16, max_entries 2; its 8-byte words are 0x1111111111111111 * (i + 1)
+//   map[1]  array, value_size 8, max_entries 1, all zero
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,12 @@ std::string describe(const Outcome& o);
 // program (isa::decode) and builds the VerifiedProgram through the test seam; rejects with
 // "rejected: <reason>".
 Result<VerifiedProgram, std::string> prepare(std::span<const Insn> insns, uint32_t mem_size);
+
+// Like prepare(), then requires the real verifier (bpf/verifier) to accept the program with the
+// test platform above and a raw-memory context of mem_size bytes; rejects with
+// "verifier: <first diagnostic>".
+Result<VerifiedProgram, std::string> prepare_verified(std::span<const Insn> insns,
+                                                      uint32_t mem_size);
 
 // Runs `program` on a copy of `memory` (r1 = its start, r2 = its size).
 Outcome run_engine(Engine engine, const VerifiedProgram& program, std::vector<uint8_t> memory,

@@ -176,11 +176,11 @@ Result<uint64_t, std::string> lddw_value(const DecodedInsn& d, std::span<Map* co
   Map* map = maps[index];
   if (d.op == Op::kLddwMap) return reinterpret_cast<uint64_t>(map);
   std::byte* base = map->array_base();
-  const MapSpec& spec = map->spec();
-  const uint64_t size = uint64_t{spec.value_size} * spec.max_entries;
+  // Like the kernel, the offset must fall inside the first value.
   const uint32_t offset = static_cast<uint32_t>(d.next_imm);
-  if (base == nullptr || offset >= size)
-    return fail(fmt::format("lddw map value {}+{} is not inside an array map", index, offset));
+  if (base == nullptr || offset >= map->spec().value_size)
+    return fail(
+        fmt::format("lddw map value {}+{} is not inside an array map value", index, offset));
   return reinterpret_cast<uint64_t>(base + offset);
 }
 

@@ -183,7 +183,8 @@ Result<std::vector<DecodedInsn>, IsaError> decode(std::span<const Insn> insns);
 
 // The 64-bit value an lddw loads: its immediate, the Map* of a kPseudoMapFd reference (maps is
 // indexed by imm), or array_base() + offset for kPseudoMapValue. Fails (with a message) when the
-// map is not bound, is not an array, or the offset is outside its values. Shared by both engines.
+// map is not bound, is not an array, or the offset is outside its first value (as in the kernel).
+// Shared by both engines.
 Result<uint64_t, std::string> lddw_value(const DecodedInsn& lddw, std::span<Map* const> maps);
 
 // Target pc of a jump (ja/ja32/jcc) or local call at `pc` (not range-checked).
