@@ -182,7 +182,8 @@ bool parse_directive(VerifierCase& c, const std::string& key, const std::string&
                        static_cast<uint32_t>(std::stoul(ws[2])), text});
     return true;
   }
-  if (key == "option") return value == "no-loops" && (c.no_loops = true);
+  if (key == "option" && value == "no-loops") return c.no_loops = true;
+  if (key == "option" && value == "allow-dead-code") return c.allow_dead_code = true;
   if (key == "expect") return value == "accept" && (c.expect_accept = true);
   if (key == "expect-reject") return !value.empty() && (c.reject_substring = value, true);
   if (key == "pc") return c.pc = static_cast<uint32_t>(std::stoul(value)), true;

@@ -10,7 +10,7 @@
 //                                       size str dynptr-uninit dynptr object opt-wmem, or '-'
 //   kfuncs: NAME NAME ...               the program's kfunc_names (call kfunc N indexes it)
 //   line: PC FILE LINE TEXT...          BTF-style line info
-//   option: no-loops
+//   option: no-loops | allow-dead-code
 //   code:                               then assembler lines (asm.h) until an expect line
 //   expect: accept | expect-reject: SUBSTRING
 //   pc: N          (reject: the pc of a diagnostic containing SUBSTRING)
@@ -44,6 +44,7 @@ struct VerifierCase {
   std::vector<LineInfo> lines;
   std::vector<std::string> code;
   bool no_loops = false;
+  bool allow_dead_code = false;
   bool expect_accept = false;
   std::string reject_substring;
   std::optional<uint32_t> pc;

@@ -33,6 +33,7 @@ TEST_P(VerifierCaseTest, Verdict) {
   const Platform platform = make_platform(c);
   verifier::VerifyOptions opts;
   opts.allow_loops = !c.no_loops;
+  opts.allow_dead_code = c.allow_dead_code;
   const auto r = verifier::verify(prog, platform, c.ctx, opts);
   if (c.expect_accept) {
     ASSERT_TRUE(r.has_value()) << verifier::format_diagnostics(r.error());

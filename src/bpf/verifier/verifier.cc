@@ -81,7 +81,7 @@ Result<VerifiedProgram, Diagnostics> verify(const RawProgram& program, const Pla
   const std::vector<Instruction> ast = decode(program.insns, errors);
   if (!options.allow_loops) reject_loops(ast, errors);
   Cfg cfg;
-  if (errors.empty()) cfg = build_cfg(ast, errors);
+  if (errors.empty()) cfg = build_cfg(ast, options.allow_dead_code, errors);
   if (!errors.empty())
     return fail(to_diagnostics(from_decode(std::move(errors)), program, ast, platform,
                                options.max_diagnostics));

@@ -32,6 +32,10 @@ struct VerifyOptions {
   // Loops are verified by widening and bounded at run time by the engines' instruction
   // budget (README, "Termination"). false: any backward jump is rejected.
   bool allow_loops = true;
+  // Instructions no path reaches are rejected (as the kernel does) unless this is set; they are
+  // never executed, so hosts that run foreign test suites (the conformance runner) may allow
+  // them. They must still be valid instructions with valid jump targets.
+  bool allow_dead_code = false;
   // Upper bound on analysis work (block visits); beyond it the program is "too complex".
   size_t max_steps = 1'000'000;
   // At most this many diagnostics are returned (sorted by pc).

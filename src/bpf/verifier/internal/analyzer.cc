@@ -54,6 +54,12 @@ bool Analyzer::run_insn(const Node& node, uint32_t pc, State& s, const EmitFn& e
   if (const auto* c = std::get_if<Call>(&insn)) {
     if (c->kind != Call::Kind::kLocal) return exec_helper_call(env_, s, *c, pc);
     ended = true;
+    if (s.frames.size() >= kMaxFrames) {
+      return env_.fail(pc, "call-depth",
+                       fmt::format("call nesting exceeds {} frames ({} nested calls): bound the "
+                                   "recursion",
+                                   kMaxFrames, kMaxFrames - 1));
+    }
     enter_function(s);
     emit(at(child_context(node.context, pc), c->target), std::move(s));
     return true;

@@ -34,8 +34,8 @@ class CallChecker {
       const int slot = slot_of(p.num.smin);
       slot_to_bytes(fr, slot);
       slot_to_bytes(fr, slot + 1);
-      fr.stack[slot] = Slot{Slot::Kind::kDynptr, 0xff, {}};
-      fr.stack[slot + 1] = Slot{Slot::Kind::kDynptrTail, 0xff, {}};
+      fr.slot(slot) = Slot{Slot::Kind::kDynptr, 0xff, {}};
+      fr.slot(slot + 1) = Slot{Slot::Kind::kDynptrTail, 0xff, {}};
     }
     Value r0;
     if (!return_value(r0)) return false;
@@ -159,8 +159,8 @@ class CallChecker {
     if (env_.reporting) env_.lowest_stack_offset = std::min(env_.lowest_stack_offset, off);
     const Frame& fr = s_.frames[p.aux];
     const int slot = slot_of(off);
-    if (init && (fr.stack[slot].kind != Slot::Kind::kDynptr ||
-                 fr.stack[slot + 1].kind != Slot::Kind::kDynptrTail))
+    if (init && (fr.slot_at(slot).kind != Slot::Kind::kDynptr ||
+                 fr.slot_at(slot + 1).kind != Slot::Kind::kDynptrTail))
       return fail("bad-arg", fmt::format("{} must point to an initialised dynptr; r10{} holds none",
                                          what(i), off));
     return true;

@@ -124,14 +124,17 @@ void check_reachable(const std::vector<Instruction>& ast, Errors& errors) {
   }
 }
 
-// Recursion and depth over the call graph. height[f] = frames needed by a call of f.
+// Call depth over the call graph: height[f] = frames needed by a call of f. An acyclic graph
+// is checked here (with the clearest diagnostic); recursion is allowed and its depth is bounded
+// by the analysis, which rejects a call that would need more than kMaxFrames frames.
 class CallGraph {
  public:
   CallGraph(const std::vector<Instruction>& ast, const std::vector<Function>& fns)
       : ast_(ast), fns_(fns), height_(fns.size(), 0), state_(fns.size(), 0) {}
 
   void check(Errors& errors) {
-    if (!visit(0, errors)) return;
+    visit(0);
+    if (recursive_) return;
     // Report the call that first needs more than kMaxFrames frames.
     if (height_[0] <= kMaxFrames) return;
     size_t fn = 0;
@@ -140,8 +143,9 @@ class CallGraph {
         const size_t callee = callee_at(pc);
         if (callee == kNone || height_[callee] + 1 != height_[fn]) continue;
         if (depth == kMaxFrames) {
-          errors.push_back(
-              {pc, "call-depth", fmt::format("call nesting exceeds {} frames", kMaxFrames)});
+          errors.push_back({pc, "call-depth",
+                            fmt::format("call nesting exceeds {} frames ({} nested calls)",
+                                        kMaxFrames, kMaxFrames - 1)});
           return;
         }
         fn = callee;
@@ -159,30 +163,28 @@ class CallGraph {
     return function_of(fns_, static_cast<uint32_t>(c->target));
   }
 
-  bool visit(size_t fn, Errors& errors) {
+  void visit(size_t fn) {
     state_[fn] = 1;  // on the DFS path
     int h = 1;
     for (uint32_t pc = fns_[fn].entry; pc < fns_[fn].end; ++pc) {
       const size_t callee = callee_at(pc);
       if (callee == kNone) continue;
       if (state_[callee] == 1) {
-        errors.push_back(
-            {pc, "recursion",
-             fmt::format("recursive call of the function at pc {}", fns_[callee].entry)});
-        return false;
+        recursive_ = true;
+        continue;
       }
-      if (state_[callee] == 0 && !visit(callee, errors)) return false;
+      if (state_[callee] == 0) visit(callee);
       h = std::max(h, height_[callee] + 1);
     }
     height_[fn] = h;
     state_[fn] = 2;
-    return true;
   }
 
   const std::vector<Instruction>& ast_;
   const std::vector<Function>& fns_;
   std::vector<int> height_;
   std::vector<uint8_t> state_;
+  bool recursive_ = false;
 };
 
 void make_blocks(const std::vector<Instruction>& ast, const std::vector<Function>& fns, Cfg& cfg) {
@@ -215,7 +217,8 @@ void make_blocks(const std::vector<Instruction>& ast, const std::vector<Function
 
 }  // namespace
 
-Cfg build_cfg(const std::vector<Instruction>& ast, std::vector<DecodeError>& errors) {
+Cfg build_cfg(const std::vector<Instruction>& ast, bool allow_dead_code,
+              std::vector<DecodeError>& errors) {
   Cfg cfg;
   if (ast.empty()) {
     errors.push_back({0, "empty", "the program has no instructions"});
@@ -227,7 +230,7 @@ Cfg build_cfg(const std::vector<Instruction>& ast, std::vector<DecodeError>& err
   cfg.functions = make_functions(entries, ast.size());
   check_functions(ast, cfg.functions, errors);
   if (errors.size() != before) return cfg;
-  check_reachable(ast, errors);
+  if (!allow_dead_code) check_reachable(ast, errors);
   CallGraph(ast, cfg.functions).check(errors);
   if (errors.size() != before) return cfg;
   make_blocks(ast, cfg.functions, cfg);

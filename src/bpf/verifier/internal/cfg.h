@@ -1,6 +1,6 @@
 // Structure of a decoded program: functions (main + BPF-to-BPF subprograms), basic blocks,
 // loop heads and widening thresholds, plus every structural check that needs no values
-// (jump ranges, lddw halves, function ends, reachability, recursion, call depth).
+// (jump ranges, lddw halves, function ends, reachability, call depth without recursion).
 #pragma once
 
 #include <cstdint>
@@ -28,7 +28,9 @@ struct Cfg {
   std::vector<int64_t> thresholds;  // sorted, from compare immediates (c-1, c, c+1)
 };
 
-// Checks the program's structure. On error the Cfg must not be analysed.
-Cfg build_cfg(const std::vector<Instruction>& ast, std::vector<DecodeError>& errors);
+// Checks the program's structure. On error the Cfg must not be analysed. Unreachable
+// instructions are an error unless allow_dead_code (they are never analysed either way).
+Cfg build_cfg(const std::vector<Instruction>& ast, bool allow_dead_code,
+              std::vector<DecodeError>& errors);
 
 }  // namespace fusebpf::bpf::verifier

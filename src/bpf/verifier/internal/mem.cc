@@ -109,7 +109,7 @@ bool check_bounds(Env& env, const Value& p, const MemAccess& a, uint32_t pc, i12
 bool check_stack_read(Env& env, const Frame& fr, int64_t lo, int64_t hi, const MemAccess& a,
                       uint32_t pc) {
   for (int64_t off = lo; off < hi; ++off) {
-    const Slot& sl = fr.stack[slot_of(off)];
+    const Slot& sl = fr.slot_at(slot_of(off));
     switch (sl.kind) {
       case Slot::Kind::kSpill:
         if (sl.spill.type == Type::kScalar) break;
@@ -243,7 +243,7 @@ void mark_stack_written(State& s, const Value& p, int64_t lo, int64_t hi) {
   Frame& fr = s.frames[p.aux];
   for (int64_t off = lo; off < hi; ++off) {
     slot_to_bytes(fr, slot_of(off));
-    fr.stack[slot_of(off)].init |= static_cast<uint8_t>(1u << byte_of(off));
+    fr.slot(slot_of(off)).init |= static_cast<uint8_t>(1u << byte_of(off));
   }
 }
 
@@ -262,7 +262,7 @@ bool exec_load(Env& env, State& s, const Load& in, uint32_t pc) {
   if (p.type == Type::kStack && p.num.is_const() && in.size == 8) {
     const int64_t off = p.num.smin + in.off;
     if (off >= -kStackSize && off < 0 && off % 8 == 0) {
-      const Slot& sl = s.frames[p.aux].stack[slot_of(off)];
+      const Slot& sl = s.frames[p.aux].slot_at(slot_of(off));
       if (sl.kind == Slot::Kind::kSpill) {
         if (env.reporting) env.lowest_stack_offset = std::min(env.lowest_stack_offset, off);
         s.reg(in.dst) = sl.spill;  // fill: the register comes back with its type and bounds
@@ -289,7 +289,7 @@ bool store_stack(Env& env, State& s, const Value& p, const Value& v, const Store
   if (exact && in.size == 8 && lo % 8 == 0) {
     const int slot = slot_of(static_cast<int64_t>(lo));
     slot_to_bytes(fr, slot);
-    fr.stack[slot] = Slot{Slot::Kind::kSpill, 0xff, v};
+    fr.slot(slot) = Slot{Slot::Kind::kSpill, 0xff, v};
     return true;
   }
   if (v.type != Type::kScalar) {

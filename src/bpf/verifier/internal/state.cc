@@ -63,14 +63,18 @@ Slot join_slot(const Slot& a, const Slot& b, ValueJoin&& vj) {
 
 template <typename ValueJoin>
 State join_states(const State& a, const State& b, ValueJoin&& vj) {
-  State r = a;
+  State r;
   const size_t n = std::min(a.frames.size(), b.frames.size());
   r.frames.resize(n);
   for (size_t f = 0; f < n; ++f) {
-    for (int i = 0; i < kNumRegs; ++i)
-      r.frames[f].regs[i] = vj(a.frames[f].regs[i], b.frames[f].regs[i]);
-    for (int i = 0; i < kSlots; ++i)
-      r.frames[f].stack[i] = join_slot(a.frames[f].stack[i], b.frames[f].stack[i], vj);
+    const Frame& fa = a.frames[f];
+    const Frame& fb = b.frames[f];
+    Frame& out = r.frames[f];
+    for (int i = 0; i < kNumRegs; ++i) out.regs[i] = vj(fa.regs[i], fb.regs[i]);
+    const size_t depth = std::max(fa.stack.size(), fb.stack.size());
+    out.stack.resize(depth);
+    for (size_t j = 0; j < depth; ++j) out.stack[j] = join_slot(fa.at_depth(j), fb.at_depth(j), vj);
+    while (!out.stack.empty() && out.stack.back() == Slot{}) out.stack.pop_back();
   }
   return r;
 }
@@ -135,24 +139,31 @@ void release_id(State& s, uint32_t id) {
 }
 
 void slot_to_bytes(Frame& f, int i) {
-  Slot& sl = f.stack[i];
+  const Slot sl = f.slot_at(i);
+  uint8_t init = 0;
   switch (sl.kind) {
     case Slot::Kind::kBytes:
       return;
     case Slot::Kind::kSpill:
-      sl.init = sl.spill.type == Type::kScalar ? 0xff : 0;
+      init = sl.spill.type == Type::kScalar ? 0xff : 0;
       break;
     case Slot::Kind::kDynptr:
-      sl.init = 0;
-      if (i + 1 < kSlots && f.stack[i + 1].kind == Slot::Kind::kDynptrTail) f.stack[i + 1] = Slot{};
+      if (i + 1 < kSlots && f.slot_at(i + 1).kind == Slot::Kind::kDynptrTail)
+        f.slot(i + 1) = Slot{};
       break;
     case Slot::Kind::kDynptrTail:
-      sl.init = 0;
-      if (i > 0 && f.stack[i - 1].kind == Slot::Kind::kDynptr) f.stack[i - 1] = Slot{};
+      if (i > 0 && f.slot_at(i - 1).kind == Slot::Kind::kDynptr) f.slot(i - 1) = Slot{};
       break;
   }
-  sl.kind = Slot::Kind::kBytes;
-  sl.spill = Value{};
+  f.slot(i) = Slot{Slot::Kind::kBytes, init, Value{}};
+}
+
+bool Frame::operator==(const Frame& o) const {
+  if (regs != o.regs) return false;
+  const size_t depth = std::max(stack.size(), o.stack.size());
+  for (size_t j = 0; j < depth; ++j)
+    if (!(at_depth(j) == o.at_depth(j))) return false;
+  return true;
 }
 
 }  // namespace fusebpf::bpf::verifier

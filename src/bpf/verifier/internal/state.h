@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/isa/isa.h"
 #include "bpf/verifier/internal/scalar.h"
 
 namespace fusebpf::bpf::verifier {
@@ -53,7 +54,8 @@ std::string describe(const Value& v);
 
 inline constexpr int kStackSize = 512;
 inline constexpr int kSlots = kStackSize / 8;
-inline constexpr int kMaxFrames = 8;
+// Frames of a run: main plus the nested BPF-to-BPF calls the engines allow.
+inline constexpr int kMaxFrames = static_cast<int>(isa::kMaxCallDepth) + 1;
 
 struct Slot {
   enum class Kind : uint8_t { kBytes, kSpill, kDynptr, kDynptrTail };
@@ -63,10 +65,24 @@ struct Slot {
   bool operator==(const Slot&) const = default;
 };
 
+// Slot k (0..63) covers r10-512+8k .. r10-512+8k+7. Only the slots from r10 down to the deepest
+// one touched are stored (most programs use a few), which keeps states small to copy and join.
 struct Frame {
   std::array<Value, kNumRegs> regs{};
-  std::array<Slot, kSlots> stack{};  // stack[i] covers r10-512+8i .. r10-512+8i+7
-  bool operator==(const Frame&) const = default;
+  std::vector<Slot> stack;  // stack[j] is slot kSlots-1-j; missing slots are default (unused)
+
+  // The slot for writing (grows the stored part). Invalidates references to other slots.
+  Slot& slot(int k) {
+    const size_t j = static_cast<size_t>(kSlots - 1 - k);
+    if (j >= stack.size()) stack.resize(j + 1);
+    return stack[j];
+  }
+  const Slot& slot_at(int k) const { return at_depth(static_cast<size_t>(kSlots - 1 - k)); }
+  const Slot& at_depth(size_t j) const {
+    static const Slot kUnused;
+    return j < stack.size() ? stack[j] : kUnused;
+  }
+  bool operator==(const Frame& o) const;
 };
 
 struct State {
