@@ -70,9 +70,9 @@ int run_stats(const std::string& mountpoint, bool json) {
                            r.value("backing", ""), r.value("mountpoint", ""), r.value("pid", 0),
                            r.value("transport", ""), r.value("threads", 0), r.value("creds", ""),
                            r.value("cache", ""));
-  std::cout << fmt::format("passthrough: {}   nodes: {}   requests: {}\n",
+  std::cout << fmt::format("passthrough: {}   nodes: {}   requests: {} ({} via io_uring)\n",
                            r.value("passthrough", false) ? "on" : "off", r.value("nodes", 0),
-                           r.value("requests", 0));
+                           r.value("requests", 0), r.value("uring_requests", 0));
   std::cout << fmt::format("{:<16} {:>10} {:>8} {:>10} {:>10} {:>10}\n", "op", "count", "errors",
                            "p50 us", "p90 us", "p99 us");
   for (const auto& [name, op] : r["ops"].items()) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "filter/stacked_fs.h"
+#include "fuse/session.h"
 
 namespace fusebpf::cli {
 
@@ -15,6 +16,7 @@ struct MountConfig {
   filter::CredsMode creds = filter::CredsMode::kCaller;
   filter::CacheMode cache = filter::CacheMode::kAuto;
   unsigned threads = 2;
+  fuse::Transport transport = fuse::Transport::kAuto;
   bool foreground = false;
   bool trace = false;
   std::string log_file;      // default: next to the control socket

@@ -16,6 +16,7 @@
 #include "cli/control.h"
 #include "fuse/mount.h"
 #include "fuse/session.h"
+#include "fuse/uring.h"
 
 namespace fusebpf::cli {
 namespace {
@@ -48,7 +49,8 @@ nlohmann::json stats_json(const MountConfig& config, const fuse::Session& sessio
   return {{"pid", getpid()},
           {"mountpoint", config.mountpoint},
           {"backing", config.backing},
-          {"transport", "dev"},
+          {"transport", std::string(stats.transport)},
+          {"uring_requests", stats.uring_requests},
           {"threads", config.threads},
           {"creds", creds_name(config.creds)},
           {"cache", cache_name(config.cache)},
@@ -113,6 +115,14 @@ int serve_mount(const MountConfig& config, int ready_fd) {
   }
   filter::StackedFs fs(**backing,
                        filter::StackedFsOptions{config.creds, config.cache, config.passthrough});
+  if (config.transport != fuse::Transport::kDev && geteuid() == 0) {
+    // The kernel offers FUSE over io_uring at INIT only if enable_uring was set before mount.
+    auto enabled = fuse::enable_uring();
+    if (!enabled && config.transport == fuse::Transport::kUring) {
+      report_ready(ready_fd, "error: --transport=uring: " + enabled.error());
+      return 1;
+    }
+  }
   fuse::MountOptions mount_options;
   // With --creds=daemon the lower fs checks the daemon, so let the kernel check modes.
   mount_options.default_permissions = config.creds == filter::CredsMode::kDaemon;
@@ -127,6 +137,7 @@ int serve_mount(const MountConfig& config, int ready_fd) {
   session_options.passthrough = config.passthrough && !mounted->via_fusermount;
   session_options.cache_symlinks = config.cache != filter::CacheMode::kNone;
   session_options.trace = config.trace;
+  session_options.transport = geteuid() == 0 ? config.transport : fuse::Transport::kDev;
   if (config.passthrough && mounted->via_fusermount) {
     FUSEBPF_LOG(kWarn,
                 "not root: kernel passthrough needs CAP_SYS_ADMIN, file data goes "

@@ -35,6 +35,14 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(cache_names, CLI::ignore_case));
   mount_cmd->add_option("--threads", mount.threads, "worker threads (1-64)")
       ->check(CLI::Range(1, 64));
+  std::map<std::string, fuse::Transport> transport_names{{"dev", fuse::Transport::kDev},
+                                                         {"uring", fuse::Transport::kUring},
+                                                         {"auto", fuse::Transport::kAuto}};
+  mount_cmd
+      ->add_option("--transport", mount.transport,
+                   "uring: FUSE over io_uring, one queue per CPU; dev: /dev/fuse; auto: uring when "
+                   "available and root")
+      ->transform(CLI::CheckedTransformer(transport_names, CLI::ignore_case));
   mount_cmd->add_flag("--foreground,-f", mount.foreground, "stay attached; log to stderr");
   mount_cmd->add_flag("--trace", mount.trace, "log every request and reply");
   mount_cmd->add_option("--log", mount.log_file, "daemon log file");

@@ -59,6 +59,9 @@ std::string validate(const MountConfig& c) {
     return "no permission to use /dev/fuse (run as root or add yourself to the fuse group)";
   }
   if (c.threads == 0 || c.threads > 64) return "--threads must be between 1 and 64";
+  if (c.transport == fuse::Transport::kUring && geteuid() != 0) {
+    return "--transport=uring needs root (FUSE over io_uring is enabled by root)";
+  }
   return "";
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "backing/creds.h"
@@ -637,18 +638,30 @@ void StackedFs::getlk(const Req<O::kGetlk>& req, Slot reply) {
   reply.send(out);
 }
 
-void StackedFs::set_lock(const fuse::DecodedRequest& req, const abi::fuse_lk_in& in, bool wait,
-                         Slot reply) {
-  fuse::InterruptibleScope interruptible(*control_, req.unique());
-  Result<void> done;
+Result<void> StackedFs::apply_lock(const abi::fuse_lk_in& in, bool wait,
+                                   const std::atomic<bool>* cancelled) {
   if (in.lk_flags & abi::kLkFlock) {
     int op = in.lk.type == F_RDLCK ? LOCK_SH : in.lk.type == F_WRLCK ? LOCK_EX : LOCK_UN;
     if (!wait) op |= LOCK_NB;
-    done = backing_.flock(in.fh, op, interruptible.cancelled());
-  } else {
-    done = backing_.setlk(in.fh, in.owner, to_lock_range(in.lk), wait, interruptible.cancelled());
+    return backing_.flock(in.fh, op, cancelled);
   }
-  done ? reply.ok() : reply.error(done.error());
+  return backing_.setlk(in.fh, in.owner, to_lock_range(in.lk), wait, cancelled);
+}
+
+void StackedFs::set_lock(const fuse::DecodedRequest& req, const abi::fuse_lk_in& in, bool wait,
+                         Slot reply) {
+  Result<void> done = apply_lock(in, false, nullptr);
+  if (done || !wait || done.error() != Errno::kAgain) {
+    return done ? reply.ok() : reply.error(done.error());
+  }
+  // A blocking wait must not occupy a worker: with io_uring the worker is its CPU's only queue
+  // thread, and the request that releases the lock may arrive on that very queue. The waiter
+  // thread owns the reply and ends with EINTR when the request is interrupted.
+  std::thread([this, in, unique = req.unique(), reply = std::move(reply)]() mutable {
+    fuse::InterruptibleScope interruptible(*control_, unique);
+    Result<void> granted = apply_lock(in, true, interruptible.cancelled());
+    granted ? reply.ok() : reply.error(granted.error());
+  }).detach();
 }
 
 void StackedFs::setlk(const Req<O::kSetlk>& req, Slot reply) {

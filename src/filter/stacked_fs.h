@@ -109,6 +109,7 @@ class StackedFs : public fuse::OpHandler {
   mode_t request_umask(uint32_t umask) const;
   void kill_suid_sgid(backing::NodeId node, std::optional<backing::HandleId> handle);
   void set_lock(const fuse::DecodedRequest& req, const abi::fuse_lk_in& in, bool wait, Slot reply);
+  Result<void> apply_lock(const abi::fuse_lk_in& in, bool wait, const std::atomic<bool>* cancelled);
   template <typename Fn>
   void readdir_common(uint64_t fh, uint64_t offset, uint32_t size, bool plus, Slot reply, Fn);
 
