@@ -9,6 +9,21 @@
 
 using namespace fusebpf;
 
+namespace {
+
+// An option taking one of a fixed set of names, stored as the matching enum value.
+template <typename E>
+void add_choice(CLI::App* cmd, const std::string& name, E& target,
+                const std::map<std::string, E>& choices, const std::string& help) {
+  std::vector<std::string> names;
+  for (const auto& [choice, value] : choices) names.push_back(choice);
+  cmd->add_option_function<std::string>(
+         name, [&target, choices](const std::string& v) { target = choices.at(v); }, help)
+      ->check(CLI::IsMember(names));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"fusebpf: stacked FUSE file systems with eBPF filters"};
   app.require_subcommand(1);
@@ -22,27 +37,22 @@ int main(int argc, char** argv) {
   mount_cmd->add_option("mountpoint", mount.mountpoint, "where to mount")->required();
   mount_cmd->add_flag("--no-passthrough", no_passthrough,
                       "serve file data through the daemon instead of kernel passthrough");
-  std::map<std::string, filter::CredsMode> creds_names{{"caller", filter::CredsMode::kCaller},
-                                                       {"daemon", filter::CredsMode::kDaemon}};
-  mount_cmd
-      ->add_option("--creds", mount.creds,
-                   "caller: act as the requesting process; daemon: as the daemon")
-      ->transform(CLI::CheckedTransformer(creds_names, CLI::ignore_case));
-  std::map<std::string, filter::CacheMode> cache_names{{"none", filter::CacheMode::kNone},
-                                                       {"auto", filter::CacheMode::kAuto},
-                                                       {"always", filter::CacheMode::kAlways}};
-  mount_cmd->add_option("--cache", mount.cache, "none|auto|always (see docs/ARCHITECTURE.md)")
-      ->transform(CLI::CheckedTransformer(cache_names, CLI::ignore_case));
+  add_choice(mount_cmd, "--creds", mount.creds,
+             {{"caller", filter::CredsMode::kCaller}, {"daemon", filter::CredsMode::kDaemon}},
+             "caller: act as the requesting process; daemon: as the daemon");
+  add_choice(mount_cmd, "--cache", mount.cache,
+             {{"none", filter::CacheMode::kNone},
+              {"auto", filter::CacheMode::kAuto},
+              {"always", filter::CacheMode::kAlways}},
+             "kernel caching of names, attributes and data (see docs/ARCHITECTURE.md)");
   mount_cmd->add_option("--threads", mount.threads, "worker threads (1-64)")
       ->check(CLI::Range(1, 64));
-  std::map<std::string, fuse::Transport> transport_names{{"dev", fuse::Transport::kDev},
-                                                         {"uring", fuse::Transport::kUring},
-                                                         {"auto", fuse::Transport::kAuto}};
-  mount_cmd
-      ->add_option("--transport", mount.transport,
-                   "uring: FUSE over io_uring, one queue per CPU; dev: /dev/fuse; auto: uring when "
-                   "available and root")
-      ->transform(CLI::CheckedTransformer(transport_names, CLI::ignore_case));
+  add_choice(mount_cmd, "--transport", mount.transport,
+             {{"dev", fuse::Transport::kDev},
+              {"uring", fuse::Transport::kUring},
+              {"auto", fuse::Transport::kAuto}},
+             "uring: FUSE over io_uring, one queue per CPU; dev: /dev/fuse; auto: uring when "
+             "available and root");
   mount_cmd->add_flag("--foreground,-f", mount.foreground, "stay attached; log to stderr");
   mount_cmd->add_flag("--trace", mount.trace, "log every request and reply");
   mount_cmd->add_option("--log", mount.log_file, "daemon log file");
