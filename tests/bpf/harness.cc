@@ -46,8 +46,8 @@ HelperFn helper_by_id(int32_t id) {
 class TestArrayMap : public Map {
  public:
   explicit TestArrayMap(MapSpec spec) : Map(spec), storage_(spec.value_size * spec.max_entries) {
-    std::memcpy(storage_.data(), spec.initial_value.data(),
-                std::min(storage_.size(), spec.initial_value.size()));
+    const size_t n = std::min(storage_.size(), spec.initial_value.size());
+    if (n != 0) std::memcpy(storage_.data(), spec.initial_value.data(), n);
   }
   void* lookup(const void* key) override {
     uint32_t i;
