@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 
+#include "cli/bpf_cmd.h"
 #include "cli/commands.h"
 
 using namespace fusebpf;
@@ -66,6 +67,8 @@ int main(int argc, char** argv) {
   stats_cmd->add_option("mountpoint", target)->required();
   stats_cmd->add_flag("--json", json, "machine-readable output");
 
+  auto run_bpf = cli::add_bpf_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,5 +80,5 @@ int main(int argc, char** argv) {
   }
   if (*umount_cmd) return cli::run_umount(target, lazy);
   if (*stats_cmd) return cli::run_stats(target, json);
-  return 1;
+  return run_bpf();
 }
