@@ -66,7 +66,58 @@ bool wait_pidfd(int pidfd, Clock::time_point deadline) {
   }
 }
 
+// Waits for a child (its pidfd) while collecting what it writes to `fds` into `outs`, until it
+// exits or `deadline`. On timeout: on_timeout(), SIGKILL to its process group, bounded wait.
+// Returns the wait status, or -1 on timeout; `detail` describes a timeout.
+int supervise(pid_t pid, const std::vector<int>& fds, const std::vector<std::string*>& outs,
+              Clock::time_point deadline, const std::function<void()>& on_timeout,
+              std::string& detail) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  std::vector<struct pollfd> polls = {{pidfd.get(), POLLIN, 0}};
+  for (int fd : fds) {
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    polls.push_back({fd, POLLIN, 0});
+  }
+  bool exited = false;
+  while (!exited) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    int n = ::poll(polls.data(), polls.size(), static_cast<int>(left.count()));
+    if (n < 0 && errno != EINTR) break;
+    for (size_t i = 1; i < polls.size(); ++i) {
+      if (polls[i].revents & (POLLIN | POLLHUP)) {
+        if (!drain(polls[i].fd, *outs[i - 1])) polls[i].fd = -1;  // EOF: stop polling it
+      }
+    }
+    if (polls[0].revents & POLLIN) exited = true;
+  }
+  int status = -1;
+  if (exited) {
+    ::waitpid(pid, &status, 0);
+  } else {
+    detail = "timed out";
+    if (on_timeout) on_timeout();
+    ::kill(-pid, SIGKILL);
+    if (wait_pidfd(pidfd.get(), Clock::now() + std::chrono::seconds(10))) {
+      int ignored = 0;
+      ::waitpid(pid, &ignored, 0);
+    } else {
+      detail += "; the child is still stuck after on_timeout() and SIGKILL";
+    }
+  }
+  for (size_t i = 0; i < fds.size(); ++i) drain(fds[i], *outs[i]);
+  ::kill(-pid, SIGKILL);  // grandchildren it may have leaked
+  return status;
+}
+
 }  // namespace
+
+std::string CommandResult::describe() const {
+  std::string what = timed_out        ? fmt::format("timed out after {:.1f} s", seconds)
+                     : exit_code >= 0 ? fmt::format("exit {}", exit_code)
+                                      : std::string("killed");
+  return fmt::format("{}; stdout: {:?}; stderr: {:?}", what, out, err);
+}
 
 IsolatedRun run_isolated(const std::function<void(Recorder&)>& fn,
                          std::chrono::milliseconds timeout,
@@ -91,47 +142,54 @@ IsolatedRun run_isolated(const std::function<void(Recorder&)>& fn,
   }
   ::setpgid(pid, pid);  // also done by the child; whichever runs first wins the race
   pipe.write_end.reset();
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  ::fcntl(pipe.read_end.get(), F_SETFL, O_NONBLOCK);
-
-  std::string text;
-  auto deadline = start + timeout;
-  bool exited = false;
-  bool pipe_open = true;
-  while (!exited) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) break;
-    struct pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {pipe.read_end.get(), POLLIN, 0}};
-    int n = ::poll(fds, pipe_open ? 2 : 1, static_cast<int>(left.count()));
-    if (n < 0 && errno != EINTR) break;
-    if (pipe_open && (fds[1].revents & (POLLIN | POLLHUP))) pipe_open = drain(fds[1].fd, text);
-    if (fds[0].revents & POLLIN) exited = true;
-  }
-  if (exited) {
-    drain(pipe.read_end.get(), text);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-      run.status = IsolatedRun::Status::kCrashed;
-      run.detail = describe_status(status);
-    }
-  } else {
+  std::string text, detail;
+  int status = supervise(pid, {pipe.read_end.get()}, {&text}, start + timeout, on_timeout, detail);
+  if (status == -1) {
     run.status = IsolatedRun::Status::kTimedOut;
-    run.detail = fmt::format("no result after {} ms", timeout.count());
-    if (on_timeout) on_timeout();
-    ::kill(-pid, SIGKILL);
-    if (wait_pidfd(pidfd.get(), Clock::now() + std::chrono::seconds(10))) {
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-    } else {
-      run.detail += "; the child is still stuck after on_timeout() and SIGKILL";
-    }
-    drain(pipe.read_end.get(), text);
+    run.detail = fmt::format("no result after {} ms ({})", timeout.count(), detail);
+  } else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    run.status = IsolatedRun::Status::kCrashed;
+    run.detail = describe_status(status);
   }
-  ::kill(-pid, SIGKILL);  // grandchildren a scenario may have leaked
   run.recording = Recorder::parse(text);
   run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return run;
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                          const std::function<void()>& on_timeout) {
+  CommandResult result;
+  auto start = Clock::now();
+  Pipe out = make_pipe(), err = make_pipe();
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    result.err = fmt::format("fork: {}", std::strerror(errno));
+    return result;
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(out.write_end.get(), STDOUT_FILENO);
+    ::dup2(err.write_end.get(), STDERR_FILENO);
+    ::execvp(args[0], args.data());
+    std::string msg = fmt::format("exec {}: {}\n", argv[0], std::strerror(errno));
+    (void)!::write(STDERR_FILENO, msg.data(), msg.size());
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);
+  out.write_end.reset();
+  err.write_end.reset();
+  std::string detail;
+  int status = supervise(pid, {out.read_end.get(), err.read_end.get()}, {&result.out, &result.err},
+                         start + timeout, on_timeout, detail);
+  result.timed_out = status == -1;
+  if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
 }
 
 ChildProcess start_child(const std::function<void(Recorder&)>& fn, int uid, int gid) {

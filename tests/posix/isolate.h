@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "posix/recorder.h"
 
@@ -27,6 +28,22 @@ struct IsolatedRun {
 IsolatedRun run_isolated(const std::function<void(Recorder&)>& fn,
                          std::chrono::milliseconds timeout,
                          const std::function<void()>& on_timeout = {});
+
+// Runs a program (argv[0] is a path or found in PATH) with stdin from /dev/null, capturing
+// stdout and stderr, in its own process group. Output is collected until the program exits (not
+// until EOF: a daemon it starts may keep the pipes open). On timeout: `on_timeout`, then SIGKILL
+// to the process group, and a bounded wait.
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by a signal, timed out or not started
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  double seconds = 0;
+  // "exit 1, stderr: ..." for failure messages.
+  std::string describe() const;
+};
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                          const std::function<void()>& on_timeout = {});
 
 // Runs `fn` in a forked child and waits for it without a deadline (for scenarios that need a
 // second process, e.g. a lock owner or another user; the harness deadline covers them). When

@@ -97,6 +97,31 @@ TEST(RunIsolated, KillsGrandchildrenOnTimeout) {
   EXPECT_LT(run.seconds, 5.0);
 }
 
+TEST(RunCommand, CapturesOutputAndExitCode) {
+  CommandResult r =
+      run_command({"sh", "-c", "echo out; echo err >&2; exit 3"}, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_FALSE(r.timed_out);
+}
+
+TEST(RunCommand, DoesNotWaitForABackgroundChildHoldingThePipes) {
+  // Like `fusebpf mount`: the command exits while the daemon it started keeps stdout open.
+  CommandResult r = run_command({"sh", "-c", "sleep 30 & echo started"}, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_LT(r.seconds, 5.0);
+}
+
+TEST(RunCommand, TimesOut) {
+  bool called = false;
+  CommandResult r =
+      run_command({"sleep", "30"}, std::chrono::milliseconds(200), [&] { called = true; });
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_TRUE(called);
+  EXPECT_EQ(r.exit_code, -1);
+}
+
 TEST(InChild, RunsAsAnotherUser) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   Recorder r = in_child([](Recorder& c) { c.num("uid", ::geteuid()); }, 1000, 1000);

@@ -440,6 +440,8 @@ void xattr_user(const fs::path& root, Recorder& r) {
                          c.sys_val("get", ::getxattr(p, "user.a", buf, sizeof buf));
                          c.sys("set", ::setxattr(p, "user.c", "c", 1, 0));
                          c.note("list", sorted_list(f));
+                         c.sys_val("get.trusted", ::getxattr(p, "trusted.t", buf, sizeof buf));
+                         c.sys("set.trusted", ::setxattr(p, "trusted.u", "u", 1, 0));
                        },
                        kOtherUid, kOtherUid));
 }

@@ -114,6 +114,15 @@ void open_append(const fs::path& root, Recorder& r) {
   r.sys_val("pwrite.positional", ::pwrite(c.get(), "S", 1, 0));
   c.reset();
   r.note("content.final", slurp(f));
+  // An O_APPEND and a plain open of the same file at the same time: only the first appends.
+  put_file(r, "create.g", root / "g", "0123456789");
+  UniqueFd app = open_rec(r, "open.g.append", root / "g", O_WRONLY | O_APPEND);
+  UniqueFd plain = open_rec(r, "open.g.plain", root / "g", O_RDWR);
+  r.sys_val("pwrite.plain_at_1", ::pwrite(plain.get(), "P", 1, 1));
+  r.sys_val("write.append", ::write(app.get(), "A", 1));
+  UniqueFd plain2 = open_rec(r, "open.g.plain2", root / "g", O_WRONLY);
+  r.sys_val("pwrite.plain2_at_3", ::pwrite(plain2.get(), "Q", 1, 3));
+  r.note("g.content", slurp(root / "g"));
 }
 
 void open_direct(const fs::path& root, Recorder& r) {
