@@ -80,6 +80,14 @@ int run_stats(const std::string& mountpoint, bool json) {
                              op.value("count", 0), op.value("errors", 0), op.value("p50_us", 0.0),
                              op.value("p90_us", 0.0), op.value("p99_us", 0.0));
   }
+  if (r.contains("filters")) {
+    std::cout << fmt::format("\n{:<16} {:>10} {:>10} {:>10} {:>10}\n", "filter op", "bpf", "c++",
+                             "backing", "failed");
+    for (const auto& [name, f] : r["filters"].items()) {
+      std::cout << fmt::format("{:<16} {:>10} {:>10} {:>10} {:>10}\n", name, f.value("bpf", 0),
+                               f.value("cxx", 0), f.value("backing", 0), f.value("failed", 0));
+    }
+  }
   return 0;
 }
 

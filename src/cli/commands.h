@@ -2,8 +2,12 @@
 // clear line ("fusebpf mount: ...").
 #pragma once
 
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/result.h"
+#include "filter/chain.h"
 #include "filter/stacked_fs.h"
 #include "fuse/session.h"
 
@@ -21,6 +25,9 @@ struct MountConfig {
   bool trace = false;
   std::string log_file;      // default: next to the control socket
   int ready_timeout_s = 30;  // how long `mount` waits for the daemon to be ready
+  std::string filter;        // --filter OBJ.o[:OPS_NAME]
+  std::string user_filter;   // --user-filter lib.so[:ARG]
+  bpf::Engine engine = bpf::jit_available() ? bpf::Engine::kJit : bpf::Engine::kInterpreter;
 };
 
 int run_mount(MountConfig config);
@@ -29,6 +36,21 @@ int run_stats(const std::string& mountpoint, bool json);
 
 // The daemon itself: mounts, serves until unmounted or signalled, unmounts. `ready_fd` (or -1)
 // receives "ok\n" once the mount is usable, or "error: <why>\n".
-int serve_mount(const MountConfig& config, int ready_fd);
+// `filters`: loaded (and verified) by run_mount before it forks, or null.
+int serve_mount(const MountConfig& config, int ready_fd,
+                std::unique_ptr<filter::FilterChain> filters = nullptr);
+
+// ---- filters (filter_cmd.cc) ----
+// Loads --filter and --user-filter (null when neither is given); errors carry the verifier's
+// diagnostics with source lines.
+Result<std::unique_ptr<filter::FilterChain>, std::string> load_filters(const MountConfig& config);
+// Daemon side of the "map", "trace" and stats additions of the control socket.
+nlohmann::json filter_control(const nlohmann::json& request, filter::FilterChain* filters);
+nlohmann::json filter_stats_json(const filter::FilterChain* filters);
+void install_trace_buffer();  // bpf_printk lines go to a ring the "trace" command reads
+// `fusebpf map MOUNTPOINT list|dump NAME|get NAME KEY|set NAME KEY VALUE|delete NAME KEY`
+int run_map(const std::string& mountpoint, const std::vector<std::string>& args);
+// `fusebpf trace MOUNTPOINT`: prints bpf_printk lines until interrupted (or `seconds` > 0).
+int run_trace(const std::string& mountpoint, double seconds);
 
 }  // namespace fusebpf::cli

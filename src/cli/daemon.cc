@@ -99,7 +99,8 @@ class Unmounter {
 
 }  // namespace
 
-int serve_mount(const MountConfig& config, int ready_fd) {
+int serve_mount(const MountConfig& config, int ready_fd,
+                std::unique_ptr<filter::FilterChain> filters) {
   // Signals are taken by one thread with sigwait; every other thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -115,6 +116,10 @@ int serve_mount(const MountConfig& config, int ready_fd) {
   }
   filter::StackedFs fs(**backing,
                        filter::StackedFsOptions{config.creds, config.cache, config.passthrough});
+  if (filters) {
+    install_trace_buffer();
+    fs.set_filters(std::move(filters));
+  }
   if (config.transport != fuse::Transport::kDev && geteuid() == 0) {
     // The kernel offers FUSE over io_uring at INIT only if enable_uring was set before mount.
     auto enabled = fuse::enable_uring();
@@ -150,7 +155,12 @@ int serve_mount(const MountConfig& config, int ready_fd) {
   std::string socket_path = control_path_base(config.mountpoint) + ".sock";
   auto control = ControlServer::start(socket_path, [&](const nlohmann::json& req) {
     std::string cmd = req.value("cmd", "");
-    if (cmd == "stats") return stats_json(config, session, fs);
+    if (cmd == "stats") {
+      auto j = stats_json(config, session, fs);
+      if (fs.filters()) j["filters"] = filter_stats_json(fs.filters());
+      return j;
+    }
+    if (cmd == "map" || cmd == "trace") return filter_control(req, fs.filters());
     if (cmd == "shutdown") {
       unmounter.request("fusebpf umount");
       return nlohmann::json{{"ok", true}, {"pid", getpid()}};

@@ -57,6 +57,15 @@ int main(int argc, char** argv) {
   mount_cmd->add_flag("--foreground,-f", mount.foreground, "stay attached; log to stderr");
   mount_cmd->add_flag("--trace", mount.trace, "log every request and reply");
   mount_cmd->add_option("--log", mount.log_file, "daemon log file");
+  mount_cmd->add_option(
+      "--filter", mount.filter,
+      "BPF filter object OBJ.o[:OPS_NAME] attached at the root (src/filter/README.md)");
+  mount_cmd->add_option("--user-filter", mount.user_filter,
+                        "C++ filter library lib.so[:ARG] (exports fusebpf_create_user_filter)");
+  std::map<std::string, bpf::Engine> engine_names{{"jit", bpf::Engine::kJit},
+                                                  {"interp", bpf::Engine::kInterpreter}};
+  mount_cmd->add_option("--engine", mount.engine, "jit|interp: how BPF filters run")
+      ->transform(CLI::CheckedTransformer(engine_names, CLI::ignore_case));
 
   std::string target;
   bool lazy = false, json = false;
@@ -69,6 +78,19 @@ int main(int argc, char** argv) {
 
   auto run_bpf = cli::add_bpf_commands(app);
 
+  std::vector<std::string> map_args;
+  auto* map_cmd = app.add_subcommand(
+      "map",
+      "BPF maps of a mount: list | dump NAME | get NAME KEY | set NAME KEY VALUE | "
+      "delete NAME KEY (hex)");
+  map_cmd->add_option("mountpoint", target)->required();
+  map_cmd->add_option("args", map_args)->required();
+  double trace_seconds = 0;
+  auto* trace_cmd =
+      app.add_subcommand("trace", "stream the bpf_printk output of a mount's filters");
+  trace_cmd->add_option("mountpoint", target)->required();
+  trace_cmd->add_option("--seconds", trace_seconds, "stop after this long (0: until interrupted)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,5 +102,7 @@ int main(int argc, char** argv) {
   }
   if (*umount_cmd) return cli::run_umount(target, lazy);
   if (*stats_cmd) return cli::run_stats(target, json);
+  if (*map_cmd) return cli::run_map(target, map_args);
+  if (*trace_cmd) return cli::run_trace(target, trace_seconds);
   return run_bpf();
 }

@@ -116,7 +116,14 @@ int run_mount(MountConfig config) {
   }
   config.backing = real_path(config.backing);
   config.mountpoint = real_path(config.mountpoint);
-  if (config.foreground) return serve_mount(config, -1);
+  // Filters are loaded and verified here, so a rejected program is reported in full and
+  // nothing is mounted; the forked daemon inherits them.
+  auto filters = load_filters(config);
+  if (!filters) {
+    std::cerr << "fusebpf mount: " << filters.error() << "\n";
+    return 1;
+  }
+  if (config.foreground) return serve_mount(config, -1, std::move(*filters));
 
   if (config.log_file.empty()) config.log_file = control_path_base(config.mountpoint) + ".log";
   std::error_code ec;
@@ -135,7 +142,7 @@ int run_mount(MountConfig config) {
   if (pid == 0) {
     ::close(pipe_fds[0]);
     detach_into_log(config.log_file);
-    _exit(serve_mount(config, pipe_fds[1]));
+    _exit(serve_mount(config, pipe_fds[1], std::move(*filters)));
   }
   ::close(pipe_fds[1]);
   std::string ready = wait_ready(pipe_fds[0], config.ready_timeout_s);

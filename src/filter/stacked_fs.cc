@@ -15,56 +15,11 @@
 
 #include "backing/creds.h"
 #include "base/log.h"
+#include "filter/chain.h"
+#include "filter/internal/common.h"
+#include "filter/internal/filtered_ops.h"
 
 namespace fusebpf::filter {
-namespace {
-
-constexpr uint64_t kSecond = 1000000000ull;
-using fuse::bytes_of;
-
-void split_ns(uint64_t ns, uint64_t& sec, uint32_t& nsec) {
-  sec = ns / kSecond;
-  nsec = static_cast<uint32_t>(ns % kSecond);
-}
-
-void to_fuse_attr(const struct stat& st, abi::fuse_attr& a) {
-  a.ino = st.st_ino;
-  a.size = static_cast<uint64_t>(st.st_size);
-  a.blocks = static_cast<uint64_t>(st.st_blocks);
-  a.atime = static_cast<uint64_t>(st.st_atim.tv_sec);
-  a.mtime = static_cast<uint64_t>(st.st_mtim.tv_sec);
-  a.ctime = static_cast<uint64_t>(st.st_ctim.tv_sec);
-  a.atimensec = static_cast<uint32_t>(st.st_atim.tv_nsec);
-  a.mtimensec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
-  a.ctimensec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
-  a.mode = st.st_mode;
-  a.nlink = static_cast<uint32_t>(st.st_nlink);
-  a.uid = st.st_uid;
-  a.gid = st.st_gid;
-  a.rdev = static_cast<uint32_t>(st.st_rdev);
-  a.blksize = static_cast<uint32_t>(st.st_blksize);
-}
-
-abi::fuse_sx_time to_sx_time(const struct statx_timestamp& t) {
-  return abi::fuse_sx_time{t.tv_sec, t.tv_nsec, 0};
-}
-
-std::span<const std::byte> string_bytes(std::string_view s) {
-  return std::as_bytes(std::span<const char>(s.data(), s.size()));
-}
-
-// A per-thread buffer for READ/GETXATTR/LISTXATTR replies.
-std::span<std::byte> scratch(size_t size) {
-  thread_local std::vector<std::byte> buffer;
-  if (buffer.size() < size) buffer.resize(size);
-  return std::span<std::byte>(buffer.data(), size);
-}
-
-backing::LockRange to_lock_range(const abi::fuse_file_lock& lk) {
-  return backing::LockRange{lk.start, lk.end, lk.type, lk.pid};
-}
-
-}  // namespace
 
 CachePolicy cache_policy(CacheMode mode) {
   switch (mode) {
@@ -78,20 +33,6 @@ CachePolicy cache_policy(CacheMode mode) {
   return CachePolicy{};
 }
 
-// Runs the enclosed backing calls with the caller's fsuid/fsgid/groups (--creds=caller).
-class StackedFs::CallerCreds {
- public:
-  CallerCreds(const StackedFs& fs, const fuse::DecodedRequest& req) {
-    if (fs.options_.creds == CredsMode::kCaller) {
-      auto c = req.caller();
-      scope_.emplace(backing::Caller{c.uid, c.gid, static_cast<pid_t>(c.pid)});
-    }
-  }
-
- private:
-  std::optional<backing::CredentialScope> scope_;
-};
-
 StackedFs::StackedFs(backing::Backing& backing, StackedFsOptions options)
     : backing_(backing), options_(options), cache_(cache_policy(options.cache)) {}
 
@@ -102,6 +43,8 @@ void StackedFs::init(const fuse::ConnectionInfo& connection, fuse::SessionContro
   passthrough_.store(options_.passthrough && connection.passthrough);
   dont_mask_ = (connection.flags & abi::init::kDontMask) != 0;
 }
+
+void StackedFs::set_filters(std::unique_ptr<FilterChain> chain) { chain_ = std::move(chain); }
 
 void StackedFs::worker_started() {
   auto prepared = backing::prepare_worker_thread();
@@ -140,6 +83,8 @@ void StackedFs::reply_attr(Slot& reply, const struct stat& st) const {
 // ---- names --------------------------------------------------------------------------------
 
 void StackedFs::lookup(const Req<O::kLookup>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::lookup(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto entry = backing_.lookup(req.nodeid(), req.name());
   if (!entry) {
@@ -170,6 +115,8 @@ void StackedFs::batch_forget(const Req<O::kBatchForget>& req) {
 }
 
 void StackedFs::getattr(const Req<O::kGetattr>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::getattr(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto st = (req.in().getattr_flags & abi::kGetattrFh) ? backing_.getattr_handle(req.in().fh)
                                                        : backing_.getattr(req.nodeid());
@@ -178,17 +125,10 @@ void StackedFs::getattr(const Req<O::kGetattr>& req, Slot reply) {
 }
 
 void StackedFs::setattr(const Req<O::kSetattr>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::setattr(*this, req, std::move(reply));
   const auto& in = req.in();
-  backing::SetAttr attr;
-  attr.valid = in.valid;
-  attr.mode = static_cast<mode_t>(in.mode);
-  attr.uid = in.uid;
-  attr.gid = in.gid;
-  attr.size = static_cast<off_t>(in.size);
-  attr.atime = {static_cast<time_t>(in.atime), static_cast<long>(in.atimensec)};
-  attr.mtime = {static_cast<time_t>(in.mtime), static_cast<long>(in.mtimensec)};
-  attr.ctime = {static_cast<time_t>(in.ctime), static_cast<long>(in.ctimensec)};
-  attr.handle = in.fh;
+  backing::SetAttr attr = to_set_attr(in);
   Result<struct stat> st = fail(Errno::kIo);
   {
     CallerCreds creds(*this, req.decoded());
@@ -203,6 +143,8 @@ void StackedFs::setattr(const Req<O::kSetattr>& req, Slot reply) {
 }
 
 void StackedFs::statx(const Req<O::kStatx>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::statx(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   const auto& in = req.in();
   auto sx = (in.getattr_flags & abi::kGetattrFh)
@@ -235,6 +177,8 @@ void StackedFs::statx(const Req<O::kStatx>& req, Slot reply) {
 }
 
 void StackedFs::readlink(const Req<O::kReadlink>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::readlink(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto target = backing_.readlink(req.nodeid());
   if (!target) return reply.error(target.error());
@@ -242,6 +186,8 @@ void StackedFs::readlink(const Req<O::kReadlink>& req, Slot reply) {
 }
 
 void StackedFs::symlink(const Req<O::kSymlink>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::symlink(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto entry = backing_.symlink(req.nodeid(), req.name(0), req.name(1));
   if (!entry) return reply.error(entry.error());
@@ -249,6 +195,8 @@ void StackedFs::symlink(const Req<O::kSymlink>& req, Slot reply) {
 }
 
 void StackedFs::mknod(const Req<O::kMknod>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::mknod(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   const auto& in = req.in();
   auto entry = backing_.mknod(req.nodeid(), req.name(), in.mode, static_cast<dev_t>(in.rdev),
@@ -258,6 +206,8 @@ void StackedFs::mknod(const Req<O::kMknod>& req, Slot reply) {
 }
 
 void StackedFs::mkdir(const Req<O::kMkdir>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::mkdir(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   const auto& in = req.in();
   auto entry = backing_.mkdir(req.nodeid(), req.name(), in.mode, request_umask(in.umask));
@@ -266,24 +216,32 @@ void StackedFs::mkdir(const Req<O::kMkdir>& req, Slot reply) {
 }
 
 void StackedFs::unlink(const Req<O::kUnlink>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::unlink(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto done = backing_.unlink(req.nodeid(), req.name());
   done ? reply.ok() : reply.error(done.error());
 }
 
 void StackedFs::rmdir(const Req<O::kRmdir>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::rmdir(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto done = backing_.rmdir(req.nodeid(), req.name());
   done ? reply.ok() : reply.error(done.error());
 }
 
 void StackedFs::rename(const Req<O::kRename>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::rename(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto done = backing_.rename(req.nodeid(), req.name(0), req.in().newdir, req.name(1), 0);
   done ? reply.ok() : reply.error(done.error());
 }
 
 void StackedFs::rename2(const Req<O::kRename2>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::rename2(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto done =
       backing_.rename(req.nodeid(), req.name(0), req.in().newdir, req.name(1), req.in().flags);
@@ -291,6 +249,8 @@ void StackedFs::rename2(const Req<O::kRename2>& req, Slot reply) {
 }
 
 void StackedFs::link(const Req<O::kLink>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::link(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto entry = backing_.link(req.in().oldnodeid, req.nodeid(), req.name());
   if (!entry) return reply.error(entry.error());
@@ -383,6 +343,8 @@ void StackedFs::reply_open(Slot& reply, uint64_t nodeid, backing::HandleId handl
 }
 
 void StackedFs::open(const Req<O::kOpen>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::open(*this, req, std::move(reply));
   const auto& in = req.in();
   int flags = static_cast<int>(in.flags);
   Result<backing::HandleId> handle = fail(Errno::kIo);
@@ -417,6 +379,8 @@ void StackedFs::reply_created(Slot& reply, const backing::Backing::Created& crea
 }
 
 void StackedFs::create(const Req<O::kCreate>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::create(*this, req, std::move(reply));
   const auto& in = req.in();
   int flags = static_cast<int>(in.flags);
   Result<backing::Backing::Created> created = fail(Errno::kIo);
@@ -429,6 +393,8 @@ void StackedFs::create(const Req<O::kCreate>& req, Slot reply) {
 }
 
 void StackedFs::tmpfile(const Req<O::kTmpfile>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::tmpfile(*this, req, std::move(reply));
   const auto& in = req.in();
   int flags = static_cast<int>(in.flags);
   Result<backing::Backing::Created> created = fail(Errno::kIo);
@@ -441,6 +407,8 @@ void StackedFs::tmpfile(const Req<O::kTmpfile>& req, Slot reply) {
 }
 
 void StackedFs::read(const Req<O::kRead>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::read(*this, req, std::move(reply));
   const auto& in = req.in();
   auto buf = scratch(in.size);
   auto n = backing_.read(in.fh, buf, static_cast<off_t>(in.offset));
@@ -449,6 +417,8 @@ void StackedFs::read(const Req<O::kRead>& req, Slot reply) {
 }
 
 void StackedFs::write(const Req<O::kWrite>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::write(*this, req, std::move(reply));
   const auto& in = req.in();
   auto data = req.payload().first(std::min<size_t>(in.size, req.payload().size()));
   // write_in.flags carries the file's current flags (FUSE_WRITE_LOCKOWNER era kernels).
@@ -460,11 +430,15 @@ void StackedFs::write(const Req<O::kWrite>& req, Slot reply) {
 }
 
 void StackedFs::flush(const Req<O::kFlush>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::flush(*this, req, std::move(reply));
   auto done = backing_.flush(req.in().fh, req.in().lock_owner);
   done ? reply.ok() : reply.error(done.error());
 }
 
 void StackedFs::release(const Req<O::kRelease>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::release(*this, req, std::move(reply));
   const auto& in = req.in();
   if (in.release_flags & abi::kReleaseFlockUnlock) (void)backing_.flock(in.fh, LOCK_UN);
   passthrough_release(in.fh);
@@ -473,11 +447,15 @@ void StackedFs::release(const Req<O::kRelease>& req, Slot reply) {
 }
 
 void StackedFs::fsync(const Req<O::kFsync>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::fsync(*this, req, std::move(reply));
   auto done = backing_.fsync(req.in().fh, req.in().fsync_flags & abi::kFsyncFdatasync);
   done ? reply.ok() : reply.error(done.error());
 }
 
 void StackedFs::fallocate(const Req<O::kFallocate>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::fallocate(*this, req, std::move(reply));
   const auto& in = req.in();
   auto done = backing_.fallocate(in.fh, static_cast<int>(in.mode), static_cast<off_t>(in.offset),
                                  static_cast<off_t>(in.length));
@@ -485,6 +463,8 @@ void StackedFs::fallocate(const Req<O::kFallocate>& req, Slot reply) {
 }
 
 void StackedFs::lseek(const Req<O::kLseek>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::lseek(*this, req, std::move(reply));
   const auto& in = req.in();
   auto off = backing_.lseek(in.fh, static_cast<off_t>(in.offset), static_cast<int>(in.whence));
   if (!off) return reply.error(off.error());
@@ -493,6 +473,8 @@ void StackedFs::lseek(const Req<O::kLseek>& req, Slot reply) {
 }
 
 void StackedFs::copy_file_range(const Req<O::kCopyFileRange>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::copy_file_range(*this, req, std::move(reply));
   const auto& in = req.in();
   auto n = backing_.copy_file_range(in.fh_in, static_cast<off_t>(in.off_in), in.fh_out,
                                     static_cast<off_t>(in.off_out), in.len,
@@ -505,6 +487,8 @@ void StackedFs::copy_file_range(const Req<O::kCopyFileRange>& req, Slot reply) {
 // ---- directories --------------------------------------------------------------------------
 
 void StackedFs::opendir(const Req<O::kOpendir>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::opendir(*this, req, std::move(reply));
   Result<backing::HandleId> handle = fail(Errno::kIo);
   {
     CallerCreds creds(*this, req.decoded());
@@ -515,6 +499,8 @@ void StackedFs::opendir(const Req<O::kOpendir>& req, Slot reply) {
 }
 
 void StackedFs::readdir(const Req<O::kReaddir>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::readdir(*this, req, std::move(reply));
   const auto& in = req.in();
   auto buf = scratch(in.size);
   size_t used = 0;
@@ -533,6 +519,8 @@ void StackedFs::readdir(const Req<O::kReaddir>& req, Slot reply) {
 }
 
 void StackedFs::readdirplus(const Req<O::kReaddirplus>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::readdirplus(*this, req, std::move(reply));
   const auto& in = req.in();
   auto buf = scratch(in.size);
   size_t used = 0;
@@ -555,11 +543,15 @@ void StackedFs::readdirplus(const Req<O::kReaddirplus>& req, Slot reply) {
 }
 
 void StackedFs::releasedir(const Req<O::kReleasedir>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::releasedir(*this, req, std::move(reply));
   backing_.releasedir(req.in().fh);
   reply.ok();
 }
 
 void StackedFs::fsyncdir(const Req<O::kFsyncdir>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::fsyncdir(*this, req, std::move(reply));
   auto done = backing_.fsyncdir(req.in().fh, req.in().fsync_flags & abi::kFsyncFdatasync);
   done ? reply.ok() : reply.error(done.error());
 }
@@ -567,22 +559,19 @@ void StackedFs::fsyncdir(const Req<O::kFsyncdir>& req, Slot reply) {
 // ---- misc ---------------------------------------------------------------------------------
 
 void StackedFs::statfs(const Req<O::kStatfs>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::statfs(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto st = backing_.statfs(req.nodeid() == 0 ? backing::kRootNode : req.nodeid());
   if (!st) return reply.error(st.error());
   abi::fuse_statfs_out out{};
-  out.st.blocks = st->f_blocks;
-  out.st.bfree = st->f_bfree;
-  out.st.bavail = st->f_bavail;
-  out.st.files = st->f_files;
-  out.st.ffree = st->f_ffree;
-  out.st.bsize = static_cast<uint32_t>(st->f_bsize);
-  out.st.namelen = static_cast<uint32_t>(st->f_namelen);
-  out.st.frsize = static_cast<uint32_t>(st->f_frsize);
+  to_kstatfs(*st, out.st);
   reply.send(out);
 }
 
 void StackedFs::setxattr(const Req<O::kSetxattr>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::setxattr(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   const auto& in = req.in();
   auto value = req.payload().first(std::min<size_t>(in.size, req.payload().size()));
@@ -591,6 +580,8 @@ void StackedFs::setxattr(const Req<O::kSetxattr>& req, Slot reply) {
 }
 
 void StackedFs::getxattr(const Req<O::kGetxattr>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::getxattr(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   uint32_t size = req.in().size;
   auto buf = scratch(size);
@@ -604,6 +595,8 @@ void StackedFs::getxattr(const Req<O::kGetxattr>& req, Slot reply) {
 }
 
 void StackedFs::listxattr(const Req<O::kListxattr>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::listxattr(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   uint32_t size = req.in().size;
   auto buf = scratch(size);
@@ -618,12 +611,16 @@ void StackedFs::listxattr(const Req<O::kListxattr>& req, Slot reply) {
 }
 
 void StackedFs::removexattr(const Req<O::kRemovexattr>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::removexattr(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto done = backing_.removexattr(req.nodeid(), req.name());
   done ? reply.ok() : reply.error(done.error());
 }
 
 void StackedFs::access(const Req<O::kAccess>& req, Slot reply) {
+  if (chain_) [[unlikely]]
+    return FilteredOps::access(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   auto done = backing_.access(req.nodeid(), static_cast<int>(req.in().mask));
   done ? reply.ok() : reply.error(done.error());

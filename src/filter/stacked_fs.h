@@ -20,6 +20,9 @@
 
 namespace fusebpf::filter {
 
+class FilterChain;
+class FilteredOps;
+
 enum class CredsMode { kCaller, kDaemon };
 enum class CacheMode { kNone, kAuto, kAlways };
 
@@ -47,6 +50,11 @@ class StackedFs : public fuse::OpHandler {
   // True once INIT enabled passthrough and it is not turned off.
   bool passthrough_active() const { return passthrough_.load(); }
   size_t node_count() const { return backing_.node_count(); }
+
+  // Installs the mount's filters; call before the session starts. Without filters (the
+  // default) no operation pays anything for them.
+  void set_filters(std::unique_ptr<FilterChain> chain);
+  FilterChain* filters() const { return chain_.get(); }
 
   void init(const fuse::ConnectionInfo& connection, fuse::SessionControl& control) override;
   void worker_started() override;
@@ -100,6 +108,7 @@ class StackedFs : public fuse::OpHandler {
   void syncfs(const Req<O::kSyncfs>& req, Slot reply) override;
 
  private:
+  friend class FilteredOps;  // filtered_ops.cc: the same operations through the filter chain
   class CallerCreds;
   void reply_entry(Slot& reply, const backing::Entry& entry) const;
   void reply_attr(Slot& reply, const struct stat& st) const;
@@ -119,6 +128,7 @@ class StackedFs : public fuse::OpHandler {
 
   backing::Backing& backing_;
   StackedFsOptions options_;
+  std::unique_ptr<FilterChain> chain_;  // null: no filters (the plain fast path)
   CachePolicy cache_;
   fuse::SessionControl* control_ = nullptr;
   std::atomic<bool> passthrough_{false};

@@ -1,0 +1,264 @@
+// Filters in the CLI: loading --filter / --user-filter, and the control-socket commands that
+// inspect them at run time (`fusebpf map`, `fusebpf trace`, the filter part of `stats`).
+// Map keys and values travel as hex strings of their raw bytes (little-endian host order).
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <chrono>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "bpf/helpers/helpers.h"
+#include "cli/commands.h"
+#include "cli/control.h"
+
+namespace fusebpf::cli {
+namespace {
+
+std::string to_hex(const void* p, size_t n) {
+  std::string s;
+  const auto* b = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < n; ++i) s += fmt::format("{:02x}", b[i]);
+  return s;
+}
+
+// Parses hex (optionally "0x"-prefixed, spaces/colons ignored) into exactly `size` bytes;
+// shorter input is zero-padded at the end (little-endian numbers read naturally).
+std::optional<std::vector<std::byte>> from_hex(std::string s, size_t size) {
+  if (s.rfind("0x", 0) == 0) s = s.substr(2);
+  std::string digits;
+  for (char c : s)
+    if (c != ' ' && c != ':') digits += c;
+  if (digits.size() % 2 != 0 || digits.size() / 2 > size) return std::nullopt;
+  std::vector<std::byte> out(size);
+  for (size_t i = 0; i < digits.size() / 2; ++i) {
+    unsigned v = 0;
+    if (sscanf(digits.substr(2 * i, 2).c_str(), "%2x", &v) != 1) return std::nullopt;
+    out[i] = static_cast<std::byte>(v);
+  }
+  return out;
+}
+
+// bpf_printk lines kept for `fusebpf trace` (bounded; old lines are dropped).
+class TraceRing {
+ public:
+  static TraceRing& get() {
+    static auto* r = new TraceRing;
+    return *r;
+  }
+  void add(std::string_view line) {
+    std::lock_guard lock(mu_);
+    lines_.emplace_back(line);
+    if (lines_.size() > kMax) {
+      lines_.pop_front();
+      ++first_;
+    }
+  }
+  nlohmann::json since(uint64_t seq) {
+    std::lock_guard lock(mu_);
+    nlohmann::json lines = nlohmann::json::array();
+    uint64_t start = std::max(seq, first_);
+    for (uint64_t i = start; i < first_ + lines_.size(); ++i) lines.push_back(lines_[i - first_]);
+    return {{"next", first_ + lines_.size()},
+            {"lines", lines},
+            {"dropped", bpf::trace_lines_dropped()}};
+  }
+
+ private:
+  static constexpr size_t kMax = 10000;
+  std::mutex mu_;
+  std::deque<std::string> lines_;
+  uint64_t first_ = 0;
+};
+
+const char* map_type_name(bpf::MapType t) {
+  switch (t) {
+    case bpf::MapType::kHash:
+      return "hash";
+    case bpf::MapType::kArray:
+      return "array";
+    case bpf::MapType::kLruHash:
+      return "lru_hash";
+    case bpf::MapType::kLpmTrie:
+      return "lpm_trie";
+  }
+  return "?";
+}
+
+nlohmann::json map_command(const nlohmann::json& req, bpf::Object& obj) {
+  std::string op = req.value("op", "");
+  if (op == "list") {
+    nlohmann::json maps = nlohmann::json::array();
+    for (bpf::Map* m : obj.maps()) {
+      const auto& s = m->spec();
+      maps.push_back({{"name", s.name},
+                      {"type", map_type_name(s.type)},
+                      {"key_size", s.key_size},
+                      {"value_size", s.value_size},
+                      {"max_entries", s.max_entries}});
+    }
+    return {{"maps", maps}};
+  }
+  bpf::Map* m = obj.map(req.value("name", ""));
+  if (m == nullptr) return {{"error", "no map named " + req.value("name", "")}};
+  const auto& spec = m->spec();
+  if (op == "dump") {
+    nlohmann::json entries = nlohmann::json::array();
+    std::vector<std::byte> key(spec.key_size), next(spec.key_size);
+    const void* prev = nullptr;
+    while (entries.size() < 100000 && m->next_key(prev, next.data()) == 0) {
+      key = next;
+      prev = key.data();
+      if (void* v = m->lookup(key.data())) {
+        entries.push_back(
+            {{"key", to_hex(key.data(), key.size())}, {"value", to_hex(v, spec.value_size)}});
+      }
+    }
+    return {{"entries", entries}};
+  }
+  auto key = from_hex(req.value("key", ""), spec.key_size);
+  if (!key) return {{"error", fmt::format("key must be at most {} bytes of hex", spec.key_size)}};
+  if (op == "get") {
+    void* v = m->lookup(key->data());
+    if (v == nullptr) return {{"error", "no such key"}};
+    return {{"value", to_hex(v, spec.value_size)}};
+  }
+  if (op == "set") {
+    auto value = from_hex(req.value("value", ""), spec.value_size);
+    if (!value) {
+      return {{"error", fmt::format("value must be at most {} bytes of hex", spec.value_size)}};
+    }
+    int r = m->update(key->data(), value->data(), 0);
+    if (r != 0) return {{"error", std::string("update failed: ") + strerror(-r)}};
+    return {{"ok", true}};
+  }
+  if (op == "delete") {
+    int r = m->remove(key->data());
+    if (r != 0) return {{"error", std::string("delete failed: ") + strerror(-r)}};
+    return {{"ok", true}};
+  }
+  return {{"error", "unknown map operation: " + op}};
+}
+
+// "OBJ.o[:OPS]" -> (OBJ.o, OPS); a colon inside the path is kept when no table name follows.
+std::pair<std::string, std::string> split_spec(const std::string& spec) {
+  auto colon = spec.rfind(':');
+  if (colon == std::string::npos || spec.find('/', colon) != std::string::npos) return {spec, ""};
+  return {spec.substr(0, colon), spec.substr(colon + 1)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<filter::FilterChain>, std::string> load_filters(const MountConfig& config) {
+  if (config.filter.empty() && config.user_filter.empty()) {
+    return std::unique_ptr<filter::FilterChain>();
+  }
+  filter::FilterConfig fc;
+  fc.engine = config.engine;
+  if (!config.filter.empty()) std::tie(fc.bpf_object, fc.ops_name) = split_spec(config.filter);
+  if (!config.user_filter.empty()) {
+    auto [lib, arg] = split_spec(config.user_filter);
+    void* handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) return fail(std::string("--user-filter: ") + dlerror());
+    auto factory =
+        reinterpret_cast<filter::UserFilterFactory>(dlsym(handle, filter::kUserFilterFactory));
+    if (factory == nullptr) {
+      dlclose(handle);
+      return fail(fmt::format("--user-filter {}: no symbol {}", lib, filter::kUserFilterFactory));
+    }
+    fc.user.reset(factory(arg.c_str()));
+    fc.user_library = handle;
+    if (!fc.user) return fail(fmt::format("--user-filter {}: the factory returned null", lib));
+  }
+  auto chain = filter::FilterChain::create(std::move(fc));
+  if (!chain) return fail("--filter " + chain.error());
+  return std::move(*chain);
+}
+
+void install_trace_buffer() {
+  bpf::set_trace_sink([](std::string_view line) { TraceRing::get().add(line); });
+}
+
+nlohmann::json filter_control(const nlohmann::json& req, filter::FilterChain* filters) {
+  std::string cmd = req.value("cmd", "");
+  if (cmd == "trace") return TraceRing::get().since(req.value("since", uint64_t{0}));
+  if (filters == nullptr || filters->object() == nullptr) {
+    return {{"error", "this mount has no BPF filter"}};
+  }
+  return map_command(req, *filters->object());
+}
+
+nlohmann::json filter_stats_json(const filter::FilterChain* filters) {
+  nlohmann::json ops = nlohmann::json::object();
+  if (filters == nullptr) return ops;
+  for (const auto& s : filters->stats()) {
+    ops[std::string(s.name)] = {
+        {"bpf", s.bpf}, {"cxx", s.cxx}, {"backing", s.backing}, {"failed", s.failed}};
+  }
+  return ops;
+}
+
+int run_map(const std::string& mountpoint, const std::vector<std::string>& args) {
+  static const std::map<std::string, size_t> arity{
+      {"list", 1}, {"dump", 2}, {"get", 3}, {"set", 4}, {"delete", 3}};
+  auto it = args.empty() ? arity.end() : arity.find(args[0]);
+  if (it == arity.end() || args.size() != it->second) {
+    std::cerr << "fusebpf map: usage: list | dump NAME | get NAME KEY | set NAME KEY VALUE | "
+                 "delete NAME KEY (KEY/VALUE in hex)\n";
+    return 2;
+  }
+  nlohmann::json req{{"cmd", "map"}, {"op", args[0]}};
+  if (args.size() > 1) req["name"] = args[1];
+  if (args.size() > 2) req["key"] = args[2];
+  if (args.size() > 3) req["value"] = args[3];
+  auto reply = control_request(mountpoint, req);
+  if (!reply || reply->contains("error")) {
+    std::cerr << "fusebpf map: " << (reply ? (*reply)["error"].get<std::string>() : reply.error())
+              << "\n";
+    return 1;
+  }
+  const auto& r = *reply;
+  if (args[0] == "list") {
+    for (const auto& m : r["maps"]) {
+      std::cout << fmt::format("{:<24} {:<9} key {:>3} value {:>5} max {}\n",
+                               m["name"].get<std::string>(), m["type"].get<std::string>(),
+                               m["key_size"].get<int>(), m["value_size"].get<int>(),
+                               m["max_entries"].get<int>());
+    }
+  } else if (args[0] == "dump") {
+    for (const auto& e : r["entries"]) {
+      std::cout << e["key"].get<std::string>() << " " << e["value"].get<std::string>() << "\n";
+    }
+  } else if (args[0] == "get") {
+    std::cout << r["value"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
+int run_trace(const std::string& mountpoint, double seconds) {
+  uint64_t since = 0;
+  bool first = true;
+  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    auto reply = control_request(mountpoint, {{"cmd", "trace"}, {"since", since}});
+    if (!reply || reply->contains("error")) {
+      std::cerr << "fusebpf trace: "
+                << (reply ? (*reply)["error"].get<std::string>() : reply.error()) << "\n";
+      return 1;
+    }
+    // Lines already buffered before we attached are skipped, like trace_pipe.
+    if (!first) {
+      for (const auto& l : (*reply)["lines"]) std::cout << l.get<std::string>() << "\n";
+      std::cout.flush();
+    }
+    first = false;
+    since = (*reply)["next"].get<uint64_t>();
+    if (seconds > 0 && std::chrono::steady_clock::now() >= end) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace fusebpf::cli

@@ -1,0 +1,138 @@
+// The FUSE-BPF structures on the host (C++) side, with the same layouts as the BPF side's
+// include/fusebpf/vmlinux.h: filter metadata, fuse_buffer, the FUSE-BPF-only out structs,
+// lookup entries and the return codes. C++ user filters (user_filter.h) see exactly these.
+// Layouts are guarded by static_asserts here and checked against the BPF header's BTF in
+// src/filter/abi_layout_test.cc. Semantics: src/filter/README.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "abi/fuse_kernel.h"
+
+namespace fusebpf::filter {
+
+// The kernel names of the FUSE in/out structs filters see.
+using abi::fuse_access_in;
+using abi::fuse_attr_out;
+using abi::fuse_copy_file_range_in;
+using abi::fuse_create_in;
+using abi::fuse_entry_out;
+using abi::fuse_fallocate_in;
+using abi::fuse_flush_in;
+using abi::fuse_fsync_in;
+using abi::fuse_getattr_in;
+using abi::fuse_getxattr_in;
+using abi::fuse_getxattr_out;
+using abi::fuse_link_in;
+using abi::fuse_lseek_in;
+using abi::fuse_lseek_out;
+using abi::fuse_mkdir_in;
+using abi::fuse_mknod_in;
+using abi::fuse_open_in;
+using abi::fuse_open_out;
+using abi::fuse_read_in;
+using abi::fuse_release_in;
+using abi::fuse_rename2_in;
+using abi::fuse_rename_in;
+using abi::fuse_setattr_in;
+using abi::fuse_setxattr_in;
+using abi::fuse_statfs_out;
+using abi::fuse_write_in;
+using abi::fuse_write_out;
+
+inline constexpr uint32_t kFusePrefilter = 0x10000;   // FUSE_PREFILTER
+inline constexpr uint32_t kFusePostfilter = 0x20000;  // FUSE_POSTFILTER
+inline constexpr uint32_t kFuseOpcodeFilter = 0x0ffff;
+
+// struct bpf_fuse_meta_info, followed by what only C++ filters see (the caller).
+struct FilterMeta {
+  uint64_t nodeid = 0;
+  uint32_t opcode = 0;    // FUSE opcode | kFusePrefilter / kFusePostfilter
+  uint32_t error_in = 0;  // negative errno of the backing op (postfilters), as u32
+  uint32_t error_out = 0;
+  uint32_t padding = 0;
+  // ---- C++ only (BPF programs see the 24 bytes above) ----
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t pid = 0;
+};
+inline constexpr uint32_t kBpfMetaSize = 24;
+static_assert(offsetof(FilterMeta, error_out) == 16 && offsetof(FilterMeta, uid) == kBpfMetaSize);
+
+// fuse_buffer flags.
+inline constexpr int32_t kBufImmutable = 1 << 0;
+inline constexpr int32_t kBufVariableSize = 1 << 1;
+inline constexpr int32_t kBufMustAllocate = 1 << 2;
+inline constexpr int32_t kBufModified = 1 << 3;
+inline constexpr int32_t kBufAllocated = 1 << 4;
+
+// struct fuse_buffer. BPF programs reach it only through the kfuncs; C++ filters use
+// buffer_view() / buffer_writable() (same rules as the kfuncs).
+struct FuseBuffer {
+  void* data = nullptr;
+  uint32_t size = 0;
+  uint32_t alloc_size = 0;
+  uint32_t max_size = 0;
+  int32_t flags = 0;
+};
+static_assert(sizeof(FuseBuffer) == 24 && offsetof(FuseBuffer, flags) == 20);
+
+// The readable bytes of a buffer.
+inline std::span<const std::byte> buffer_view(const FuseBuffer& b) {
+  return {static_cast<const std::byte*>(b.data), b.size};
+}
+// A name buffer without its trailing NUL.
+inline std::string_view buffer_name(const FuseBuffer& b) {
+  std::string_view s(static_cast<const char*>(b.data), b.size);
+  return !s.empty() && s.back() == '\0' ? s.substr(0, s.size() - 1) : s;
+}
+// Makes `size` bytes of b writable (bpf_fuse_get_rw_dynptr's rules); empty span on failure.
+// Defined in chain.cc; valid only during the hook call that received b.
+std::span<std::byte> buffer_writable(FuseBuffer& b, uint64_t size, bool copy);
+// Replaces a name buffer's content with `name` + NUL (false if not allowed / too long).
+bool buffer_set_name(FuseBuffer& b, std::string_view name);
+
+// FUSE-BPF-only structs.
+struct fuse_read_iter_out {
+  uint64_t ret;
+};
+struct fuse_write_iter_out {
+  uint64_t ret;
+};
+struct fuse_read_out {  // readdir postfilter
+  uint64_t offset;
+  uint32_t again;
+  uint32_t padding;
+};
+inline constexpr uint32_t kEntryBacking = 1;
+inline constexpr uint32_t kEntryBpf = 2;
+inline constexpr uint32_t kEntryRemoveBacking = 3;
+inline constexpr uint32_t kEntryRemoveBpf = 4;
+inline constexpr size_t kMaxEntries = 2;
+struct fuse_bpf_entry_out {
+  uint32_t entry_type;
+  uint32_t unused;
+  union {
+    struct {
+      uint64_t unused2;
+      uint64_t fd;
+    };
+    char name[16];
+  };
+};
+static_assert(sizeof(fuse_bpf_entry_out) == 24);
+
+// Return codes of filters (BPF_FUSE_*); a negative value fails the op with that errno.
+enum BpfFuseReturn : int32_t {
+  kBpfFuseContinue = 0,
+  kBpfFuseUser = 1,
+  kBpfFuseUserPrefilter = 2,
+  kBpfFusePostfilter = 3,
+  kBpfFuseUserPostfilter = 4,
+  kBpfFuseCallDefault = 5,
+};
+
+}  // namespace fusebpf::filter
