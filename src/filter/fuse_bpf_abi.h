@@ -1,8 +1,7 @@
 // The FUSE-BPF structures on the host (C++) side, with the same layouts as the BPF side's
 // include/fusebpf/vmlinux.h: filter metadata, fuse_buffer, the FUSE-BPF-only out structs,
 // lookup entries and the return codes. C++ user filters (user_filter.h) see exactly these.
-// Layouts are guarded by static_asserts here and checked against the BPF header's BTF in
-// src/filter/abi_layout_test.cc. Semantics: src/filter/README.md.
+// Layouts are guarded by static_asserts here. Semantics: src/filter/README.md.
 #pragma once
 
 #include <cstddef>
