@@ -65,6 +65,28 @@ extern void *bpf_dynptr_slice(const struct bpf_dynptr *ptr, u32 offset, void *bu
 extern void *bpf_dynptr_slice_rdwr(const struct bpf_dynptr *ptr, u32 offset, void *buffer,
                                    u32 buffer__szk) __ksym;
 
+/* fusebpf lookup backing redirect (the kernel takes an fd here, which a filter cannot have):
+ * in a lookup postfilter, makes the child the object at `path` (`len` bytes, cut at the first
+ * NUL) below the mount's filter root (`--filter OBJ.o,root=DIR`), resolved with
+ * RESOLVE_IN_ROOT so it cannot leave the root; the child's ops then go to that object, and it
+ * also answers a name the backing directory lacks. Writes entry slot 0 (FUSE_ENTRY_BACKING,
+ * unused2 = len, fd = offset of the path) and clears slot 1; add a FUSE_ENTRY_BPF entry in
+ * slot 1 afterwards if wanted. `len` must be a constant or proven <= the size of `path`.
+ * Returns 0, or -EINVAL when the entries buffer cannot hold it. */
+#define FUSE_BPF_ENTRY_PATH_OFFSET 48
+static __always_inline int fuse_bpf_redirect(struct fuse_buffer *entries, const void *path,
+                                             u32 len) {
+  struct fuse_bpf_entry_out e[2] = {};
+  struct bpf_dynptr d;
+  e[0].entry_type = FUSE_ENTRY_BACKING;
+  e[0].unused2 = len;
+  e[0].fd = FUSE_BPF_ENTRY_PATH_OFFSET;
+  bpf_fuse_get_rw_dynptr(entries, &d, FUSE_BPF_ENTRY_PATH_OFFSET + len, false);
+  if (bpf_dynptr_write(&d, 0, e, sizeof(e), 0) != 0) return -EINVAL;
+  if (bpf_dynptr_write(&d, FUSE_BPF_ENTRY_PATH_OFFSET, (void *)path, len, 0) != 0) return -EINVAL;
+  return 0;
+}
+
 /* The selftests' spelling: `u32 BPF_STRUCT_OPS(name, args...) { ... }` defines the program
  * `name` in section "struct_ops/name". */
 #define BPF_STRUCT_OPS(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)

@@ -6,6 +6,7 @@
 #include "backing/backing.h"
 
 #include <fcntl.h>
+#include <linux/limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -122,6 +123,16 @@ Result<Entry> Backing::lookup(NodeId parent, std::string_view name) {
     return impl_->entry_from_fd(std::move(up), false);
   }
   return impl_->lookup_child(dir.get(), n);
+}
+
+Result<Entry> Backing::lookup_at(int dir_fd, std::string_view relative_path,
+                                 uint64_t resolve_flags) {
+  if (relative_path.empty()) return fail(Errno::kNoEnt);
+  if (relative_path.find('\0') != std::string_view::npos) return fail(Errno::kInval);
+  if (relative_path.size() >= PATH_MAX) return fail(Errno::kNameTooLong);
+  std::string path(relative_path);
+  FUSEBPF_TRY(fd, sys::open_at2(dir_fd, path.c_str(), O_PATH, resolve_flags));
+  return impl_->entry_from_fd(std::move(fd), false);
 }
 
 void Backing::forget(NodeId node, uint64_t n) { impl_->nodes->forget(node, n); }

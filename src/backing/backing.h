@@ -131,6 +131,13 @@ class Backing {
   // `name` may be "." (same node) or ".." (parent; the root's parent is the root).
   // EXDEV when the name is a mount point below the backing root (see README).
   Result<Entry> lookup(NodeId parent, std::string_view name);
+  // Adopts an object from outside the node namespace (a filter's backing redirect): resolves
+  // `relative_path` with openat2(dir_fd, O_PATH, resolve_flags) and remembers the result
+  // like lookup() (one lookup count). The final component is followed if it is a symlink;
+  // pass RESOLVE_BENEATH or RESOLVE_IN_ROOT (plus RESOLVE_NO_SYMLINKS to refuse symlinks) so
+  // the path cannot leave dir_fd. The object must be on the backing root's mount (EXDEV
+  // otherwise): node ids are file handles of that mount. Empty path: ENOENT; NUL: EINVAL.
+  Result<Entry> lookup_at(int dir_fd, std::string_view relative_path, uint64_t resolve_flags);
   // Drops `n` lookups; the node is freed at zero (never the root). Unknown ids are ignored.
   void forget(NodeId node, uint64_t n);
   struct Forget {

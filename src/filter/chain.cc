@@ -3,6 +3,7 @@
 #include "filter/chain.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "base/sys.h"
 #include "bpf/helpers/helpers.h"
 
 namespace fusebpf::filter {
@@ -183,6 +185,28 @@ bool buffer_set_name(FuseBuffer& b, std::string_view name) {
   return true;
 }
 
+bool entries_redirect(FuseBuffer& entries, std::string_view path) {
+  if (path.empty() || path.size() > kEntriesMaxSize - kEntryPathOffset) return false;
+  uint32_t old_size = entries.size;
+  auto w = buffer_writable(entries, kEntryPathOffset + path.size(), true);
+  if (w.empty()) return false;
+  // Bytes past the old size are not ours: clear them so unused slots read as type 0.
+  if (old_size < w.size()) std::memset(w.data() + old_size, 0, w.size() - old_size);
+  for (size_t slot = 0; slot < kMaxEntries; ++slot) {
+    fuse_bpf_entry_out e;
+    std::memcpy(&e, w.data() + slot * sizeof e, sizeof e);
+    if (e.entry_type != 0) continue;
+    e = fuse_bpf_entry_out{};
+    e.entry_type = kEntryBacking;
+    e.unused2 = path.size();
+    e.fd = kEntryPathOffset;
+    std::memcpy(w.data() + slot * sizeof e, &e, sizeof e);
+    std::memcpy(w.data() + kEntryPathOffset, path.data(), path.size());
+    return true;
+  }
+  return false;
+}
+
 void HostBuffer::name(HostBuffer& b, std::string_view n, uint32_t max, int32_t flags) {
   // The request's name is NUL-terminated in the read buffer, so size may include it.
   b.buf = FuseBuffer{const_cast<char*>(n.data()), static_cast<uint32_t>(n.size() + 1),
@@ -242,8 +266,33 @@ FilterChain::~FilterChain() {
   if (config_.user_library) dlclose(config_.user_library);
 }
 
+namespace {
+
+// "OBJ.o[:OPS][,root=DIR]" (possibly already split at ':' by the CLI) -> its three parts.
+void split_filter_spec(FilterConfig& c) {
+  std::string spec = c.bpf_object + (c.ops_name.empty() ? "" : ":" + c.ops_name);
+  auto at = spec.find(",root=");
+  if (at == std::string::npos) return;
+  c.root_dir = spec.substr(at + 6);
+  spec.resize(at);
+  auto colon = spec.rfind(':');
+  bool has_ops = colon != std::string::npos && spec.find('/', colon) == std::string::npos;
+  c.bpf_object = has_ops ? spec.substr(0, colon) : spec;
+  c.ops_name = has_ops ? spec.substr(colon + 1) : "";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<FilterChain>, std::string> FilterChain::create(FilterConfig config) {
+  split_filter_spec(config);
   std::unique_ptr<FilterChain> chain(new FilterChain(std::move(config)));
+  if (!chain->config_.root_dir.empty()) {
+    auto fd = sys::open_at(AT_FDCWD, chain->config_.root_dir.c_str(), O_PATH | O_DIRECTORY);
+    if (!fd) {
+      return fail("root=" + chain->config_.root_dir + ": " + std::string(errno_name(fd.error())));
+    }
+    chain->root_fd_ = std::move(*fd);
+  }
   if (!chain->config_.bpf_object.empty()) {
     auto loaded = chain->load();
     if (!loaded) return fail(loaded.error());
@@ -391,6 +440,7 @@ bool FilterChain::Run::fail(Verdict v) {
   if (!v.is_error()) return false;
   chain_.counters_[static_cast<size_t>(op_)].failed.fetch_add(1, std::memory_order_relaxed);
   int e = v.errno_value();
+  failed_by_filter_ = true;
   error_ = (e > 0 && e < 4096) ? static_cast<Errno>(e) : Errno::kIo;
   return true;
 }

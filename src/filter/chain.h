@@ -16,6 +16,8 @@
 // Threading: everything here is safe to call from all worker threads at once.
 #pragma once
 
+#include <linux/openat2.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "bpf/runtime.h"
 #include "filter/user_filter.h"
 #include "fuse/opcode.h"
@@ -95,10 +98,21 @@ class BpfOps {
   std::optional<bpf::Executable> default_;
 };
 
+// How FUSE_ENTRY_BACKING paths resolve below the filter root: ".." and absolute paths stop
+// at the root and symlinks are resolved as if the root were "/", so no path (or symlink in
+// the store) can name anything outside it; no magic links, no other mounts.
+inline constexpr uint64_t kRedirectResolve =
+    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+
 struct FilterConfig {
-  std::string bpf_object;  // "" = no BPF filter
-  std::string ops_name;    // fuse_ops table attached at the root ("" = the only/first one)
+  // "" = no BPF filter. The CLI form `OBJ.o[:OPS][,root=DIR]` is accepted here too: create()
+  // splits off ",root=DIR" into root_dir (and ":OPS" into ops_name when still attached).
+  std::string bpf_object;
+  std::string ops_name;  // fuse_ops table attached at the root ("" = the only/first one)
   bpf::Engine engine = bpf::Engine::kJit;
+  // Directory that lookup backing redirects (FUSE_ENTRY_BACKING paths) resolve beneath,
+  // opened once (O_PATH) by create(). "" = redirects fail with EOPNOTSUPP.
+  std::string root_dir;
   std::unique_ptr<UserFilter> user;  // may be null
   void* user_library = nullptr;      // dlopen handle kept open while `user` lives
 };
@@ -122,6 +136,9 @@ class FilterChain {
   void set_program(uint64_t nodeid, const BpfOps* ops);
   const BpfOps* ops_by_name(std::string_view name) const;
   const BpfOps* root_ops() const { return root_; }
+  // O_PATH fd of FilterConfig::root_dir (-1 when none); redirects resolve beneath it with
+  // kRedirectResolve.
+  int redirect_root() const { return root_fd_.get(); }
   UserFilter* user() const { return config_.user.get(); }
   bool any_filters_data() const;
   bpf::Object* object() { return object_ ? &*object_ : nullptr; }
@@ -144,6 +161,8 @@ class FilterChain {
     Errno error() const { return error_; }
     const BpfOps* program() const { return prog_; }
     bool wants_post() const { return post_ != PostMode::kNone; }
+    // A filter (not the backing op) failed the op with a negative return.
+    bool failed_by_filter() const { return failed_by_filter_; }
 
    private:
     enum class PostMode : uint8_t { kNone, kBpf, kUser };
@@ -158,6 +177,7 @@ class FilterChain {
     FilterMeta meta_;
     PostMode post_ = PostMode::kNone;
     Errno error_ = Errno::kOk;
+    bool failed_by_filter_ = false;
   };
 
  private:
@@ -171,6 +191,7 @@ class FilterChain {
   std::optional<bpf::Object> object_;
   std::vector<std::unique_ptr<BpfOps>> tables_;
   const BpfOps* root_ = nullptr;
+  UniqueFd root_fd_;
   std::array<Counters, kFilterOpCount> counters_;
 
   // Nodes whose program differs from the root's. Lock order: leaf.

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "base/log.h"
@@ -61,6 +62,49 @@ void zero_timeouts(abi::fuse_entry_out& out) {
   out.entry_valid_nsec = out.attr_valid_nsec = 0;
 }
 
+// The association a lookup postfilter's entries ask for (src/filter/README.md "Association").
+struct EntryActions {
+  Errno error = Errno::kOk;
+  std::optional<const BpfOps*> program;  // set (or nullptr: remove) the child's program
+  std::optional<std::string_view> redirect;
+  bool remove_backing = false;
+};
+
+EntryActions parse_entries(const FilterChain& chain, const FuseBuffer& buf) {
+  EntryActions a;
+  auto bytes = buffer_view(buf);
+  for (size_t i = 0; i < kMaxEntries && (i + 1) * sizeof(fuse_bpf_entry_out) <= bytes.size(); ++i) {
+    fuse_bpf_entry_out e;
+    std::memcpy(&e, bytes.data() + i * sizeof e, sizeof e);
+    if (e.entry_type == 0) break;
+    bool backing = e.entry_type == kEntryBacking || e.entry_type == kEntryRemoveBacking;
+    bool bpf = e.entry_type == kEntryBpf || e.entry_type == kEntryRemoveBpf;
+    if (e.unused != 0 || (!backing && !bpf) || (backing && (a.redirect || a.remove_backing)) ||
+        (bpf && a.program)) {
+      a.error = Errno::kInval;  // malformed, or two actions of one kind
+      return a;
+    }
+    if (e.entry_type == kEntryBpf) {
+      a.program = chain.ops_by_name(std::string_view(e.name, strnlen(e.name, 16)));
+      if (*a.program == nullptr) a.error = Errno::kInval;
+    } else if (e.entry_type == kEntryRemoveBpf) {
+      a.program = nullptr;
+    } else if (e.entry_type == kEntryRemoveBacking) {
+      a.remove_backing = true;
+    } else {
+      // A path at [fd, fd + unused2) of the buffer, cut at its first NUL. Raw fds: refused.
+      if (e.fd < kEntryPathOffset || e.unused2 == 0 || e.fd > bytes.size() ||
+          e.unused2 > bytes.size() - e.fd) {
+        a.error = e.unused2 == 0 ? Errno::kNotSup : Errno::kInval;
+        return a;
+      }
+      std::string_view p(reinterpret_cast<const char*>(bytes.data() + e.fd), e.unused2);
+      a.redirect = p.substr(0, p.find('\0'));
+    }
+  }
+  return a;
+}
+
 }  // namespace
 
 // ---- names --------------------------------------------------------------------------------
@@ -72,14 +116,15 @@ void FilteredOps::lookup(StackedFs& fs, const Req<O::kLookup>& req, Slot reply) 
   HostBuffer::name(name, req.name(), NAME_MAX + 1, kNameFlags);
   abi::fuse_entry_out out{};
   fuse_bpf_entry_out entries[kMaxEntries]{};
-  HostBuffer ent(entries, 0, sizeof entries, sizeof entries, kBufVariableSize);
+  HostBuffer ent(entries, 0, sizeof entries, kEntriesMaxSize, kBufVariableSize);
   backing::Entry entry;
+  Errno backing_err = Errno::kOk;
   Errno err = flow(
       run, {&name.buf}, {&name.buf, &out, &ent.buf},
       [&] {
         StackedFs::CallerCreds creds(fs, req.decoded());
         auto e = fs.backing_.lookup(req.nodeid(), name.text());
-        if (!e) return e.error();
+        if (!e) return backing_err = e.error();
         entry = *e;
         fs.fill_entry(out, entry);
         if (uncached(chain, run.program())) zero_timeouts(out);
@@ -87,26 +132,33 @@ void FilteredOps::lookup(StackedFs& fs, const Req<O::kLookup>& req, Slot reply) 
       },
       false);
   // Association: inherit the parent's program unless the postfilter's entries say otherwise.
-  const BpfOps* child_prog = run.program();
-  const auto* e = static_cast<const fuse_bpf_entry_out*>(ent.buf.data);
-  for (size_t i = 0; err == Errno::kOk && i < std::min<size_t>(kMaxEntries, ent.buf.size / 24);
-       ++i) {
-    if (e[i].entry_type == 0) break;
-    if (e[i].unused != 0) {
-      err = Errno::kInval;
-    } else if (e[i].entry_type == kEntryBpf) {
-      child_prog = chain.ops_by_name(std::string_view(e[i].name, strnlen(e[i].name, 16)));
-      if (child_prog == nullptr) err = Errno::kInval;
-    } else if (e[i].entry_type == kEntryRemoveBpf) {
-      child_prog = nullptr;
-    } else {
-      err = Errno::kNotSup;  // backing redirects: not implemented (src/filter/README.md)
+  // A redirect also answers a name the backing dir does not have (not a filter's failure).
+  EntryActions act;
+  if (err == Errno::kOk || (!run.failed_by_filter() && err == backing_err)) {
+    act = parse_entries(chain, ent.buf);
+    if (err != Errno::kOk && !act.redirect) act.error = err;
+  }
+  if (act.error == Errno::kOk && act.remove_backing) act.error = Errno::kNoEnt;
+  if (act.error == Errno::kOk && act.redirect) {
+    StackedFs::CallerCreds creds(fs, req.decoded());
+    auto target =
+        chain.redirect_root() < 0
+            ? Result<backing::Entry>(fail(Errno::kNotSup))
+            : fs.backing_.lookup_at(chain.redirect_root(), *act.redirect, kRedirectResolve);
+    if (entry.node != 0) fs.backing_.forget(entry.node, 1);
+    entry = target ? *target : backing::Entry{};
+    act.error = target ? Errno::kOk : target.error();
+    if (target) {
+      fs.fill_entry(out, entry);  // the child is the target now
+      if (uncached(chain, run.program())) zero_timeouts(out);
     }
   }
+  if (err == Errno::kOk || act.redirect) err = act.error;
   if (err != Errno::kOk) {
     if (entry.node != 0) fs.backing_.forget(entry.node, 1);
     return reply.error(err);
   }
+  const BpfOps* child_prog = act.program ? *act.program : run.program();
   if (chain.program_of(entry.node) != child_prog) chain.set_program(entry.node, child_prog);
   out.nodeid = entry.node;  // node ids belong to the backing table
   out.generation = entry.generation;
@@ -673,6 +725,12 @@ void FilteredOps::readdir_common(StackedFs& fs, const fuse::DecodedRequest& dreq
       return reply.error(err);
     }
     const bool no_cache = uncached(chain, run.program());
+    // Children whose lookup is filtered (it may fail, redirect or pick a program) are not
+    // instantiated here: nodeid 0 makes the kernel send a LOOKUP, which runs the filters.
+    const BpfOps* prog = run.program();
+    const bool attach =
+        chain.user() == nullptr && (prog == nullptr || (!prog->has(FilterOp::k_lookup, false) &&
+                                                        !prog->has(FilterOp::k_lookup, true)));
     for_each_dirent(buf.bytes(), [&](const abi::fuse_dirent& d, std::string_view name) {
       size_t need = plus ? abi::direntplus_size(name.size()) : abi::dirent_size(name.size());
       if (out_used + need > out_buf.size()) return false;
@@ -681,7 +739,7 @@ void FilteredOps::readdir_common(StackedFs& fs, const fuse::DecodedRequest& dreq
       if (plus) {
         abi::fuse_direntplus p{};
         auto it = chunk.entries.find(std::string(name));
-        if (it != chunk.entries.end() && it->second.node != 0) {
+        if (attach && it != chunk.entries.end() && it->second.node != 0) {
           fs.fill_entry(p.entry_out, it->second);
           if (no_cache) zero_timeouts(p.entry_out);
           if (chain.program_of(it->second.node) != run.program())

@@ -123,6 +123,17 @@ struct fuse_bpf_entry_out {
   };
 };
 static_assert(sizeof(fuse_bpf_entry_out) == 24);
+// fusebpf's backing redirect (the kernel passes an fd, which a filter here cannot have): a
+// FUSE_ENTRY_BACKING entry names a path relative to the mount's filter root. `fd` is the
+// byte offset of the path in the entries buffer (at least kEntryPathOffset, i.e. after both
+// entry slots) and `unused2` its length in bytes; the path ends there or at its first NUL.
+// The entries buffer may grow to kEntriesMaxSize for this. src/filter/README.md.
+inline constexpr uint32_t kEntryPathOffset = kMaxEntries * sizeof(fuse_bpf_entry_out);
+inline constexpr uint32_t kEntriesMaxSize = kEntryPathOffset + 4096;
+// Writes a FUSE_ENTRY_BACKING redirect to `path` into the first free entry slot of a lookup
+// postfilter's `entries` (keeping entries already there). False if there is no free slot,
+// the path is empty or too long, or the buffer is not writable.
+bool entries_redirect(FuseBuffer& entries, std::string_view path);
 
 // Return codes of filters (BPF_FUSE_*); a negative value fails the op with that errno.
 enum BpfFuseReturn : int32_t {

@@ -235,6 +235,109 @@ TEST_F(FilterMount, TraceAllCountsOpsAndStreamsPrintk) {
   EXPECT_NE(read_file(root_ + "/trace.txt").find("op "), std::string::npos);
 }
 
+// Example filters, one ctest each (tests/filters/CMakeLists.txt).
+class ExampleMount : public FilterMount {
+ protected:
+  static std::string hex(const std::string& s) {
+    std::string out;
+    for (unsigned char c : s) out += fmt_hex(c);
+    return out;
+  }
+  static std::string fmt_hex(unsigned char c) {
+    const char* d = "0123456789abcdef";
+    return {d[c >> 4], d[c & 15]};
+  }
+  void map_set(const std::string& map, const std::string& key, const std::string& value) {
+    int rc = 0;
+    std::string out =
+        run_cli("map " + mnt_ + " set " + map + " " + hex(key) + " " + hex(value), &rc);
+    ASSERT_EQ(rc, 0) << out;
+  }
+};
+
+TEST_F(ExampleMount, RedirectServesNamesFromTheStoreAndNeverLeavesIt) {
+  std::string store = root_ + "/store";
+  fs::create_directories(store + "/ab");
+  fs::create_directories(store + "/tree");
+  std::ofstream(store + "/ab/cdef01") << "blob contents";
+  std::ofstream(store + "/tree/inner") << "inner file";
+  std::ofstream(root_ + "/outside") << "outside the store";
+  fs::create_symlink("../../outside", store + "/ab/escape");
+  write("a.txt", "stub");
+  write("plain", "plain file");
+  mount("--filter " + kExamples + "/redirect.bpf.o,root=" + store);
+  std::string m = mnt_;
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/a.txt") == "stub" ? 0 : 1; }), 0);
+  map_set("objects", "a.txt", "ab/cdef01");
+  map_set("objects", "virtual", "/ab/cdef01");  // not in the backing dir at all
+  map_set("objects", "d", "tree");
+  map_set("objects", "up", "../../outside");  // ".." stops at the store root
+  map_set("objects", "ln", "ab/escape");      // so does a symlink in the store
+  map_set("objects", "gone", "missing");
+  // The child is the blob: data, size and the inode all come from it.
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/a.txt") == "blob contents" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/virtual") == "blob contents" ? 0 : 1; }), 0);
+  struct stat blob {};
+  ASSERT_EQ(::stat((store + "/ab/cdef01").c_str(), &blob), 0);
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       struct stat st {};
+                       if (::stat((m + "/a.txt").c_str(), &st) != 0) return 2;
+                       return st.st_ino == blob.st_ino && st.st_size == 13 ? 0 : 1;
+                     }),
+            0);
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/plain") == "plain file" ? 0 : 1; }), 0);
+  // A redirected directory: lookups and creations below it go to the store's directory.
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/d/inner") == "inner file" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       std::ofstream(m + "/d/new") << "created";
+                       return read_file(m + "/d/new") == "created" ? 0 : 1;
+                     }),
+            0);
+  EXPECT_EQ(read_file(store + "/tree/new"), "created");
+  EXPECT_FALSE(fs::exists(backing_ + "/d"));
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/up"); }), ENOENT);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/ln"); }), ENOENT);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/gone"); }), ENOENT);
+  EXPECT_EQ(read_file(backing_ + "/a.txt"), "stub");
+  // Removing the map entry takes effect at once (filtered lookups are not cached).
+  int rc = 0;
+  run_cli("map " + m + " delete objects " + hex("a.txt"), &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/a.txt") == "stub" ? 0 : 1; }), 0);
+  // readdir lists the backing names; readdirplus must not bypass the lookup filter.
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       struct stat st {};
+                       for (auto& e : fs::directory_iterator(m)) (void)e;
+                       if (::stat((m + "/d").c_str(), &st) != 0) return 3;
+                       return S_ISDIR(st.st_mode) ? 0 : 1;
+                     }),
+            0);
+}
+
+TEST_F(ExampleMount, RedirectWithoutARootIsRefused) {
+  write("a.txt", "stub");
+  mount("--filter " + kExamples + "/redirect.bpf.o");
+  map_set("objects", "a.txt", "ab/cdef01");
+  std::string m = mnt_;
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/a.txt"); }), EOPNOTSUPP);
+  int rc = 0;
+  std::string mnt2 = root_ + "/mnt2";
+  fs::create_directories(mnt2);
+  std::string out = run_cli("mount " + backing_ + " " + mnt2 + " --filter " + kExamples +
+                                "/redirect.bpf.o,root=" + root_ + "/no-such-dir",
+                            &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("no-such-dir"), std::string::npos) << out;
+  if (fusebpf::fuse::is_fuse_mountpoint(mnt2)) {
+    ADD_FAILURE() << "mounted despite a missing root";
+    fusebpf::fuse::abort_fuse_connection(mnt2);
+    (void)fusebpf::fuse::unmount_fuse(mnt2, true);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
