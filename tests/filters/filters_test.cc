@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <string>
 
 #include "fuse/mount.h"
@@ -336,6 +337,34 @@ TEST_F(ExampleMount, RedirectWithoutARootIsRefused) {
     fusebpf::fuse::abort_fuse_connection(mnt2);
     (void)fusebpf::fuse::unmount_fuse(mnt2, true);
   }
+}
+
+TEST_F(ExampleMount, AppendCharRenamesEveryNameInLookupAndReaddir) {
+  fs::create_directories(backing_ + "/dir");
+  write("file", "content");
+  write("dir/inner", "inner");
+  // Names of every length modulo 8, so some records grow by 8 bytes and others do not.
+  for (int len = 1; len <= 40; ++len) write(std::string(len, 'n'), "x");
+  mount("--filter " + kExamples + "/append_char.bpf.o");
+  std::string m = mnt_;
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/file_") == "content" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/dir_/inner_") == "inner" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/file"); }), ENOENT);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/_"); }), ENOENT);
+  // readdir: every backing name plus '_', each exactly once, and each one can be opened.
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       std::set<std::string> want{"file_", "dir_"}, got;
+                       for (int len = 1; len <= 40; ++len) want.insert(std::string(len, 'n') + "_");
+                       for (auto& e : fs::directory_iterator(m)) {
+                         std::string n = e.path().filename().string();
+                         if (!got.insert(n).second) return 2;  // duplicate
+                         if (stat_errno(m + "/" + n) != 0) return 3;
+                       }
+                       return got == want ? 0 : 1;
+                     }),
+            0);
+  EXPECT_TRUE(fs::exists(backing_ + "/file"));  // the backing names are unchanged
 }
 
 }  // namespace
