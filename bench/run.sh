@@ -13,7 +13,10 @@
 #   --rows a,b,...     only these rows (native is always kept); see bench/README.md
 #   --lowers tmpfs,ext4
 #   --reps N           override the repetition count
+#   --groups data,metadata,source-tree   only these workload groups
+#   --no-latest        do not replace bench/results/latest/ (for partial runs)
 #   --no-micro         skip the Google Benchmark micro-benchmarks
+#   --no-percpu        skip the per-CPU latency section (issue 5)
 #
 # Output: bench/results/<timestamp>/{report.md,results.json,*.svg,*.png}; also copied to
 # bench/results/latest/. Needs root (mounts, loop devices, drop_caches). Everything mounted or
@@ -28,6 +31,7 @@ build_dir=""
 install=1
 build=1
 micro=1
+latest=1
 pass=()
 while (($#)); do
   case "$1" in
@@ -38,8 +42,10 @@ while (($#)); do
     --no-install) install=0 ;;
     --no-build) build=0 ;;
     --no-micro) micro=0 ;;
-    --rows | --lowers | --reps) pass+=("$1" "$2"); shift ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    --no-latest) latest=0 ;;
+    --no-percpu) pass+=("$1") ;;
+    --rows | --lowers | --reps | --groups) pass+=("$1" "$2"); shift ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -177,8 +183,12 @@ harness_pid=$!
 wait "$harness_pid"
 harness_pid=""
 
-rm -rf bench/results/latest
-mkdir -p bench/results/latest
-cp "$out"/report.md "$out"/results.json bench/results/latest/
-cp "$out"/*.svg "$out"/*.png bench/results/latest/ 2>/dev/null || true
-log "done: $out/report.md (copied to bench/results/latest/)"
+if ((latest)); then
+  rm -rf bench/results/latest
+  mkdir -p bench/results/latest
+  cp "$out"/report.md "$out"/results.json bench/results/latest/
+  cp "$out"/*.svg "$out"/*.png bench/results/latest/ 2>/dev/null || true
+  log "done: $out/report.md (copied to bench/results/latest/)"
+else
+  log "done: $out/report.md"
+fi
