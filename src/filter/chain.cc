@@ -104,26 +104,8 @@ const HookInfo& info(FilterOp op) { return hooks()[static_cast<size_t>(op)]; }
 
 HostBuffer* host_of(uint64_t p) { return reinterpret_cast<HostBuffer*>(p); }
 
-// bpf_fuse_get_rw_dynptr's rules (src/filter/README.md "fuse_buffer").
 std::byte* make_writable(HostBuffer& h, uint64_t size, bool copy) {
-  FuseBuffer& b = h.buf;
-  if (b.flags & kBufImmutable) return nullptr;
-  const bool variable = (b.flags & kBufVariableSize) != 0;
-  if (size > b.max_size || (!variable && size > b.size)) return nullptr;
-  const bool private_copy = (b.flags & kBufMustAllocate) && !(b.flags & kBufAllocated);
-  if (private_copy || size > b.alloc_size) {
-    const uint32_t cap = static_cast<uint32_t>(std::max<uint64_t>(size, b.size));
-    auto* mem = new std::byte[cap]();
-    if ((copy || private_copy) && b.data) std::memcpy(mem, b.data, std::min<uint64_t>(b.size, cap));
-    delete[] h.heap;
-    h.heap = mem;
-    b.data = mem;
-    b.alloc_size = cap;
-    b.flags |= kBufAllocated;
-  }
-  if (variable) b.size = static_cast<uint32_t>(size);
-  b.flags |= kBufModified;
-  return static_cast<std::byte*>(b.data);
+  return buffer_make_writable(h.buf, size, copy);
 }
 
 uint64_t kf_ro_dynptr(uint64_t buf, uint64_t out, uint64_t, uint64_t, uint64_t) {
@@ -171,41 +153,6 @@ bpf::Platform build_platform() {
 }
 
 }  // namespace
-
-std::span<std::byte> buffer_writable(FuseBuffer& b, uint64_t size, bool copy) {
-  std::byte* data = make_writable(*reinterpret_cast<HostBuffer*>(&b), size, copy);
-  return data ? std::span<std::byte>(data, size) : std::span<std::byte>();
-}
-
-bool buffer_set_name(FuseBuffer& b, std::string_view name) {
-  auto w = buffer_writable(b, name.size() + 1, false);
-  if (w.empty()) return false;
-  std::memcpy(w.data(), name.data(), name.size());
-  w[name.size()] = std::byte{0};
-  return true;
-}
-
-bool entries_redirect(FuseBuffer& entries, std::string_view path) {
-  if (path.empty() || path.size() > kEntriesMaxSize - kEntryPathOffset) return false;
-  uint32_t old_size = entries.size;
-  auto w = buffer_writable(entries, kEntryPathOffset + path.size(), true);
-  if (w.empty()) return false;
-  // Bytes past the old size are not ours: clear them so unused slots read as type 0.
-  if (old_size < w.size()) std::memset(w.data() + old_size, 0, w.size() - old_size);
-  for (size_t slot = 0; slot < kMaxEntries; ++slot) {
-    fuse_bpf_entry_out e;
-    std::memcpy(&e, w.data() + slot * sizeof e, sizeof e);
-    if (e.entry_type != 0) continue;
-    e = fuse_bpf_entry_out{};
-    e.entry_type = kEntryBacking;
-    e.unused2 = path.size();
-    e.fd = kEntryPathOffset;
-    std::memcpy(w.data() + slot * sizeof e, &e, sizeof e);
-    std::memcpy(w.data() + kEntryPathOffset, path.data(), path.size());
-    return true;
-  }
-  return false;
-}
 
 void HostBuffer::name(HostBuffer& b, std::string_view n, uint32_t max, int32_t flags) {
   // The request's name is NUL-terminated in the read buffer, so size may include it.

@@ -27,6 +27,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -60,13 +61,10 @@ const bpf::Platform& filter_platform();
 
 // A fuse_buffer with the storage the kfuncs may (re)allocate. `buf` must stay the first
 // member: the kfuncs get a FuseBuffer* and find the HostBuffer through it.
-struct HostBuffer {
-  FuseBuffer buf;
-  std::byte* heap = nullptr;  // owned allocation (ALLOCATED), freed by the destructor
-
+struct HostBuffer : BufferStorage {  // heap: owned allocation, freed by the destructor
   HostBuffer() = default;
   HostBuffer(void* data, uint32_t size, uint32_t alloc, uint32_t max, int32_t flags)
-      : buf{data, size, alloc, max, flags} {}
+      : BufferStorage{FuseBuffer{data, size, alloc, max, flags}} {}
   ~HostBuffer() { delete[] heap; }
   HostBuffer(const HostBuffer&) = delete;
   HostBuffer& operator=(const HostBuffer&) = delete;
@@ -75,7 +73,7 @@ struct HostBuffer {
   std::string_view text() const;  // up to the first NUL / size
   std::span<const std::byte> bytes() const { return buffer_view(buf); }
 };
-static_assert(offsetof(HostBuffer, buf) == 0);
+static_assert(std::is_standard_layout_v<HostBuffer> && sizeof(HostBuffer) == sizeof(BufferStorage));
 
 // A loaded `struct fuse_ops` table: one verified executable per member set.
 class BpfOps {

@@ -4,8 +4,10 @@
 // Layouts are guarded by static_asserts here. Semantics: src/filter/README.md.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -88,11 +90,53 @@ inline std::string_view buffer_name(const FuseBuffer& b) {
   std::string_view s(static_cast<const char*>(b.data), b.size);
   return !s.empty() && s.back() == '\0' ? s.substr(0, s.size() - 1) : s;
 }
+// Every FuseBuffer a filter gets is the first member of one of these: the heap block that
+// growing or privately copying it allocates (freed by the daemon after the hook). The
+// editing functions below are inline because --user-filter modules cannot link against
+// the daemon's symbols.
+struct BufferStorage {
+  FuseBuffer buf;
+  std::byte* heap = nullptr;
+};
+
+// bpf_fuse_get_rw_dynptr's rules (src/filter/README.md "fuse_buffer"): the writable data or
+// nullptr. Used by the kfuncs as well.
+inline std::byte* buffer_make_writable(FuseBuffer& b, uint64_t size, bool copy) {
+  if (b.flags & kBufImmutable) return nullptr;
+  const bool variable = (b.flags & kBufVariableSize) != 0;
+  if (size > b.max_size || (!variable && size > b.size)) return nullptr;
+  const bool private_copy = (b.flags & kBufMustAllocate) && !(b.flags & kBufAllocated);
+  if (private_copy || size > b.alloc_size) {
+    auto& storage = reinterpret_cast<BufferStorage&>(b);
+    const uint32_t cap = static_cast<uint32_t>(std::max<uint64_t>(size, b.size));
+    auto* mem = new std::byte[cap]();
+    if ((copy || private_copy) && b.data) std::memcpy(mem, b.data, std::min<uint64_t>(b.size, cap));
+    delete[] storage.heap;
+    storage.heap = mem;
+    b.data = mem;
+    b.alloc_size = cap;
+    b.flags |= kBufAllocated;
+  }
+  if (variable) b.size = static_cast<uint32_t>(size);
+  b.flags |= kBufModified;
+  return static_cast<std::byte*>(b.data);
+}
+
 // Makes `size` bytes of b writable (bpf_fuse_get_rw_dynptr's rules); empty span on failure.
-// Defined in chain.cc; valid only during the hook call that received b.
-std::span<std::byte> buffer_writable(FuseBuffer& b, uint64_t size, bool copy);
+// Valid only during the hook call that received b.
+inline std::span<std::byte> buffer_writable(FuseBuffer& b, uint64_t size, bool copy) {
+  std::byte* data = buffer_make_writable(b, size, copy);
+  return data ? std::span<std::byte>(data, size) : std::span<std::byte>();
+}
+
 // Replaces a name buffer's content with `name` + NUL (false if not allowed / too long).
-bool buffer_set_name(FuseBuffer& b, std::string_view name);
+inline bool buffer_set_name(FuseBuffer& b, std::string_view name) {
+  auto w = buffer_writable(b, name.size() + 1, false);
+  if (w.empty()) return false;
+  std::memcpy(w.data(), name.data(), name.size());
+  w[name.size()] = std::byte{0};
+  return true;
+}
 
 // FUSE-BPF-only structs.
 struct fuse_read_iter_out {
@@ -133,7 +177,27 @@ inline constexpr uint32_t kEntriesMaxSize = kEntryPathOffset + 4096;
 // Writes a FUSE_ENTRY_BACKING redirect to `path` into the first free entry slot of a lookup
 // postfilter's `entries` (keeping entries already there). False if there is no free slot,
 // the path is empty or too long, or the buffer is not writable.
-bool entries_redirect(FuseBuffer& entries, std::string_view path);
+inline bool entries_redirect(FuseBuffer& entries, std::string_view path) {
+  if (path.empty() || path.size() > kEntriesMaxSize - kEntryPathOffset) return false;
+  uint32_t old_size = entries.size;
+  auto w = buffer_writable(entries, kEntryPathOffset + path.size(), true);
+  if (w.empty()) return false;
+  // Bytes past the old size are not ours: clear them so unused slots read as type 0.
+  if (old_size < w.size()) std::memset(w.data() + old_size, 0, w.size() - old_size);
+  for (size_t slot = 0; slot < kMaxEntries; ++slot) {
+    fuse_bpf_entry_out e;
+    std::memcpy(&e, w.data() + slot * sizeof e, sizeof e);
+    if (e.entry_type != 0) continue;
+    e = fuse_bpf_entry_out{};
+    e.entry_type = kEntryBacking;
+    e.unused2 = path.size();
+    e.fd = kEntryPathOffset;
+    std::memcpy(w.data() + slot * sizeof e, &e, sizeof e);
+    std::memcpy(w.data() + kEntryPathOffset, path.data(), path.size());
+    return true;
+  }
+  return false;
+}
 
 // Return codes of filters (BPF_FUSE_*); a negative value fails the op with that errno.
 enum BpfFuseReturn : int32_t {

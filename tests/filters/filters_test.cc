@@ -367,6 +367,43 @@ TEST_F(ExampleMount, AppendCharRenamesEveryNameInLookupAndReaddir) {
   EXPECT_TRUE(fs::exists(backing_ + "/file"));  // the backing names are unchanged
 }
 
+TEST_F(ExampleMount, CaseFoldFindsNamesIgnoringCase) {
+  fs::create_directories(backing_ + "/Docs");
+  write("Readme.TXT", "readme");
+  write("Docs/Guide.md", "guide");
+  write("exact", "exact");
+  write("EXACT", "EXACT");
+  // The module's argument is the backing directory relative to the mount's working directory
+  // (the CLI's lib.so:ARG cannot carry a '/').
+  fs::path cwd = fs::current_path();
+  fs::current_path(root_);
+  mount(std::string("--user-filter ") + FUSEBPF_CASE_FOLD_SO + ":backing");
+  fs::current_path(cwd);
+  std::string m = mnt_;
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/README.txt") == "readme" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/docs/GUIDE.MD") == "guide" ? 0 : 1; }), 0);
+  // An exact match wins over a folded one.
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/EXACT") == "EXACT" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/exact") == "exact" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/nothere"); }), ENOENT);
+  // Writing through a folded name changes the existing file; nothing new is created.
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       std::ofstream(m + "/DOCS/guide.MD", std::ios::app) << "+";
+                       return 0;
+                     }),
+            0);
+  EXPECT_EQ(read_file(backing_ + "/Docs/Guide.md"), "guide+");
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       std::set<std::string> got;
+                       for (auto& e : fs::directory_iterator(m + "/docs"))
+                         got.insert(e.path().filename().string());
+                       return got == std::set<std::string>{"Guide.md"} ? 0 : 1;
+                     }),
+            0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
