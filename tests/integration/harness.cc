@@ -291,6 +291,13 @@ Result<std::unique_ptr<Mount>, std::string> Mount::start(const fs::path& backing
     m->options_.push_back("--log");
     m->options_.push_back(log.string());
   }
+  // FUSEBPF_IT_TRANSPORT selects the transport for tests that do not choose one themselves.
+  const char* transport = std::getenv("FUSEBPF_IT_TRANSPORT");
+  bool chosen = false;
+  for (const auto& o : options) chosen |= o.rfind("--transport", 0) == 0;
+  if (transport != nullptr && *transport != '\0' && !chosen) {
+    m->options_.push_back(fmt::format("--transport={}", transport));
+  }
   std::vector<std::string> argv = {fusebpf_bin(), "mount"};
   argv.insert(argv.end(), m->options_.begin(), m->options_.end());
   argv.push_back(backing.string());

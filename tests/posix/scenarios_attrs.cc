@@ -170,14 +170,19 @@ void time_updates(const fs::path& root, Recorder& r) {
   fs::path f = root / "f", d = root / "d";
   put_file(r, "create", f, "abc");
   r.sys("mkdir", ::mkdir(d.c_str(), 0755));
+  // For directories only mtime is recorded: whether an entry change also moves the directory's
+  // ctime past the one utimensat gave it depends on timestamp granularity (seen flaky natively).
   auto step = [&](std::string_view name, const fs::path& p, auto op) {
     age(p);
     struct stat b = stat_of(p);
     op();
     struct stat a = stat_of(p);
-    r.note(name,
-           fmt::format("mtime {} ctime {}", time_changed(b.st_mtim, a.st_mtim) ? "changed" : "same",
-                       time_changed(b.st_ctim, a.st_ctim) ? "changed" : "same"));
+    std::string value =
+        fmt::format("mtime {}", time_changed(b.st_mtim, a.st_mtim) ? "changed" : "same");
+    if (!S_ISDIR(a.st_mode)) {
+      value += fmt::format(" ctime {}", time_changed(b.st_ctim, a.st_ctim) ? "changed" : "same");
+    }
+    r.note(name, value);
   };
   UniqueFd fd = open_rec(r, "open", f, O_RDWR);
   step("write", f, [&] { (void)!::pwrite(fd.get(), "xy", 2, 1); });

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 #include "base/errno.h"
 #include "base/sys.h"
@@ -170,6 +172,9 @@ bool time_changed(const struct timespec& a, const struct timespec& b) {
 void age(const fs::path& path, bool follow) {
   struct timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
   ::utimensat(AT_FDCWD, path.c_str(), times, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+  // utimensat set ctime to "now"; timestamps come from a coarse clock (a few ms), so wait for it
+  // to tick before the operation whose ctime update the caller wants to see.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 }  // namespace fusebpf::posix

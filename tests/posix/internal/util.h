@@ -54,8 +54,9 @@ std::vector<std::string> list_dir(const fs::path& dir);
 std::string listing(const fs::path& dir);
 // True when the two timestamps differ.
 bool time_changed(const struct timespec& a, const struct timespec& b);
-// Sets atime and mtime of path to fixed values in the past (so later updates are visible
-// without sleeping). Records nothing.
+// Sets atime and mtime of path to fixed values in the past (so later updates are visible), then
+// sleeps 20 ms so that a later ctime update differs from the one utimensat just made (the
+// kernel's timestamps have coarse granularity). Records nothing.
 void age(const fs::path& path, bool follow = true);
 // For calls that return an errno instead of setting it (posix_fallocate, posix_fadvise):
 // records "ok" for 0, else the errno name.
