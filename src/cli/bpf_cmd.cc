@@ -6,6 +6,7 @@
 
 #include "bpf/runtime.h"
 #include "cli/bpf_exec.h"
+#include "filter/chain.h"
 
 namespace fusebpf::cli {
 namespace {
@@ -31,21 +32,43 @@ int run_disasm(const BpfArgs& args) {
   return 0;
 }
 
+// The filter hook a program is bound to in a `struct fuse_ops` table, if any.
+const bpf::ContextDescriptor* fuse_ops_context(const bpf::Object& obj,
+                                               const bpf::RawProgram& program) {
+  for (const auto& table : obj.struct_ops()) {
+    if (table.type_name != "fuse_ops") continue;
+    for (const auto& member : table.members) {
+      if (member.program != program.name) continue;
+      if (member.name == "default_filter") return &filter::hook_context(std::nullopt, false);
+      for (size_t i = 0; i < filter::kFilterOpCount; ++i) {
+        auto op = static_cast<filter::FilterOp>(i);
+        std::string base(filter::filter_op_name(op));
+        if (member.name == base + "_prefilter") return &filter::hook_context(op, false);
+        if (member.name == base + "_postfilter") return &filter::hook_context(op, true);
+      }
+    }
+  }
+  return nullptr;
+}
+
 int run_verify(const BpfArgs& args) {
   auto obj = bpf::Object::open(args.object);
   if (!obj) {
     std::cerr << "fusebpf bpf verify: " << obj.error() << "\n";
     return 1;
   }
-  // The generic runtime knows no program types: each program gets r1 = a read/write buffer of
-  // --context-size bytes (FUSE filter contexts are checked by `fusebpf mount --filter`).
+  // Programs of a `struct fuse_ops` table are checked against their hook's context and the
+  // filter platform (kfuncs included), exactly as `fusebpf mount --filter` loads them. Other
+  // programs get r1 = a read/write buffer of --context-size bytes.
   bpf::ContextDescriptor raw;
   raw.name = "raw";
   raw.size = args.context_size;
   raw.raw_memory = true;
   raw.r2_is_size = true;
-  auto report = bpf::verify_all(*obj, bpf::Object::default_platform(),
-                                [&](const bpf::RawProgram&) { return &raw; });
+  auto report = bpf::verify_all(*obj, filter::filter_platform(), [&](const bpf::RawProgram& p) {
+    const bpf::ContextDescriptor* hook = fuse_ops_context(*obj, p);
+    return hook != nullptr ? hook : &raw;
+  });
   std::cout << report.text;
   return report.ok ? 0 : 1;
 }
