@@ -4,8 +4,8 @@
 #
 #   sudo bash bench/run.sh [--quick|--full] [options]
 #
-#   --quick            (default) 3 repetitions, small sizes: a few minutes per row set
-#   --full             5 repetitions, bigger files and trees
+#   --quick            (default) 3 repetitions, small sizes: ~15 min for all rows on 2 busy cores
+#   --full             5 repetitions, 5 s fio runs, 1 GiB files, 30,000-file tree (hours)
 #   --smoke            1 tiny repetition: checks the harness, numbers mean nothing
 #   --build-dir DIR    use (and incrementally build) DIR instead of `bash scripts/setup.sh` (build/)
 #   --no-build         with --build-dir: use the binaries already there, build nothing
