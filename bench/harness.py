@@ -154,15 +154,24 @@ def make_rows(args, cli_help):
     has_filter = "--filter" in cli_help
     has_engine = "--engine" in cli_help
     has_user = "--user-filter" in cli_help
-    trace_obj = os.environ.get("FUSEBPF_BENCH_TRACE_FILTER", "")
-    user_lib = os.environ.get("FUSEBPF_BENCH_USER_FILTER", "")
+    # Defaults: the example filters built next to the CLI (examples/trace_all: counts every
+    # metadata op in a map; examples/deny_uid: a C++ filter on lookup/readdir/open that denies
+    # uid 65534, so the benchmark's root caller passes every check).
+    build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(fb))))
+    trace_default = os.path.join(build, "examples", "trace_all.bpf.o")
+    user_default = os.path.join(build, "examples", "libdeny_uid.so")
+    trace_obj = os.environ.get("FUSEBPF_BENCH_TRACE_FILTER",
+                               trace_default if os.path.exists(trace_default) else "")
+    user_lib = os.environ.get("FUSEBPF_BENCH_USER_FILTER",
+                              user_default + ":65534" if os.path.exists(user_default) else "")
     for engine in ("interp", "jit"):
         r = Row(f"fusebpf-bpf-{engine}", f"fusebpf + trace-all BPF filter ({engine})", "fusebpf",
                 f"fusebpf mount --transport=dev {common} --filter {trace_obj or 'TRACE.o'} --engine {engine}")
         if not (has_filter and has_engine):
             r.unavailable = "not available: `fusebpf mount --help` has no --filter/--engine (filter layer, issue 3, not merged)"
         elif not trace_obj:
-            r.unavailable = "not available: no trace-every-operation filter object (set FUSEBPF_BENCH_TRACE_FILTER=OBJ.o[:NAME])"
+            r.unavailable = ("not available: no trace-every-operation filter object (build examples/trace_all "
+                             "or set FUSEBPF_BENCH_TRACE_FILTER=OBJ.o[:NAME])")
         r.extra = ["--filter", trace_obj, "--engine", engine]
         rows.append(r)
     r = Row("fusebpf-cxx", "fusebpf + C++ user filter on every op", "fusebpf",
@@ -170,7 +179,8 @@ def make_rows(args, cli_help):
     if not has_user:
         r.unavailable = "not available: `fusebpf mount --help` has no --user-filter (filter layer, issue 3, not merged)"
     elif not user_lib:
-        r.unavailable = "not available: no C++ user filter library (set FUSEBPF_BENCH_USER_FILTER=lib.so)"
+        r.unavailable = ("not available: no C++ user filter library (build examples/deny_uid or set "
+                             "FUSEBPF_BENCH_USER_FILTER=lib.so[:ARG])")
     r.extra = ["--user-filter", user_lib]
     rows.append(r)
     rows.append(Row("bindfs", "bindfs", "peer",

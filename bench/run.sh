@@ -87,6 +87,8 @@ else
   if ((build)); then
     cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
     targets=(fusebpf latency_probe)
+    # the example filters the filter rows use, when this tree has them
+    if grep -q "example_filters" examples/CMakeLists.txt 2>/dev/null; then targets+=(example_filters deny_uid); fi
     if ((micro)); then targets+=(fusebpf_micro_benchmarks); fi
     cmake --build "$build_dir" -j2 --target "${targets[@]}"
   fi
