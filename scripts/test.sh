@@ -10,10 +10,14 @@ bash scripts/setup.sh
 # Abort every FUSE connection whose mount lives under a test directory we created, then lazily
 # unmount it. Used when the suite overruns, so that no process is left stuck in the kernel.
 cleanup_test_mounts() {
-  awk '$3 ~ /^fuse/ && $2 ~ /fusebpf-test|fusebpf-it|fusebpf-demo/ {print $2}' /proc/mounts |
-    while read -r mnt; do
-      dev=$(stat -c %d "$mnt" 2>/dev/null || true)
-      [[ -n $dev && -w /sys/fs/fuse/connections/$dev/abort ]] && echo 1 >"/sys/fs/fuse/connections/$dev/abort"
+  # mountinfo: field 3 is major:minor, field 5 the mount point; fusectl names a connection
+  # (major << 20) | minor. Never stat the mount point: that could hang on a dead daemon.
+  awk '{ split($0, parts, " - "); split(parts[2], fs, " ");
+         if (fs[1] ~ /^fuse/ && $5 ~ /fusebpf-test|fusebpf-it|fusebpf-demo/) print $3, $5 }' \
+    /proc/self/mountinfo |
+    while read -r majmin mnt; do
+      dev=$(( (${majmin%%:*} << 20) | ${majmin##*:} ))
+      [[ -w /sys/fs/fuse/connections/$dev/abort ]] && echo 1 >"/sys/fs/fuse/connections/$dev/abort"
       umount -l "$mnt" 2>/dev/null || true
       echo "test.sh: removed stale mount $mnt" >&2
     done

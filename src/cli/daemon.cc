@@ -130,7 +130,10 @@ int serve_mount(const MountConfig& config, int ready_fd,
   }
   fuse::MountOptions mount_options;
   // With --creds=daemon the lower fs checks the daemon, so let the kernel check modes.
-  mount_options.default_permissions = config.creds == filter::CredsMode::kDaemon;
+  // The kernel checks permissions (mode bits and, with FUSE_POSIX_ACL, ACLs) on every path
+  // walk, including through cached dentries the daemon never sees; with --creds=caller the
+  // lower fs then checks again as the caller.
+  mount_options.default_permissions = true;
   auto mounted = fuse::mount_fuse(config.mountpoint, mount_options);
   if (!mounted) {
     report_ready(ready_fd, "error: " + mounted.error());

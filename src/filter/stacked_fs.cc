@@ -15,6 +15,7 @@
 
 #include "backing/creds.h"
 #include "base/log.h"
+#include "base/sys.h"
 #include "filter/chain.h"
 #include "filter/internal/common.h"
 #include "filter/internal/filtered_ops.h"
@@ -421,6 +422,12 @@ void StackedFs::write(const Req<O::kWrite>& req, Slot reply) {
     return FilteredOps::write(*this, req, std::move(reply));
   const auto& in = req.in();
   auto data = req.payload().first(std::min<size_t>(in.size, req.payload().size()));
+  if (in.flags & O_DIRECT) {
+    // The payload sits 80 bytes into the request buffer; O_DIRECT needs aligned memory.
+    auto aligned = scratch(data.size());
+    std::memcpy(aligned.data(), data.data(), data.size());
+    data = aligned;
+  }
   // write_in.flags carries the file's current flags (FUSE_WRITE_LOCKOWNER era kernels).
   auto n = backing_.write(in.fh, data, static_cast<off_t>(in.offset), (in.flags & O_APPEND) != 0);
   if (!n) return reply.error(n.error());
@@ -599,15 +606,41 @@ void StackedFs::listxattr(const Req<O::kListxattr>& req, Slot reply) {
     return FilteredOps::listxattr(*this, req, std::move(reply));
   CallerCreds creds(*this, req.decoded());
   uint32_t size = req.in().size;
-  auto buf = scratch(size);
-  auto n = backing_.listxattr(req.nodeid(),
-                              std::span<char>(reinterpret_cast<char*>(buf.data()), buf.size()));
-  if (!n) return reply.error(n.error());
+  auto names = visible_xattr_names(req.nodeid(), req.caller().uid);
+  if (!names) return reply.error(names.error());
   if (size == 0) {
-    abi::fuse_getxattr_out out{static_cast<uint32_t>(*n), 0};
+    abi::fuse_getxattr_out out{static_cast<uint32_t>(names->size()), 0};
     return reply.send(out);
   }
-  reply.send(buf.first(*n));
+  if (names->size() > size) return reply.error(Errno::kRange);
+  reply.send(sys::bytes(*names));
+}
+
+Result<std::string> StackedFs::visible_xattr_names(backing::NodeId node, uint32_t caller_uid) {
+  // The list may grow between probing its size and reading it: retry on ERANGE.
+  std::string names;
+  for (int attempt = 0;; ++attempt) {
+    FUSEBPF_TRY(size, backing_.listxattr(node, {}));
+    names.resize(size);
+    auto n = backing_.listxattr(node, std::span<char>(names.data(), names.size()));
+    if (n) {
+      names.resize(*n);
+      break;
+    }
+    if (n.error() != Errno::kRange || attempt == 3) return fail(n.error());
+  }
+  // The daemon keeps CAP_SYS_ADMIN whatever fsuid it runs with, so the lower fs would list
+  // trusted.* names to everyone; natively only privileged callers see them.
+  if (caller_uid == 0) return names;
+  std::string visible;
+  for (size_t start = 0; start < names.size();) {
+    size_t end = names.find('\0', start);
+    if (end == std::string::npos) end = names.size();
+    std::string_view name(names.data() + start, end - start);
+    if (!name.starts_with("trusted.")) visible.append(name).push_back('\0');
+    start = end + 1;
+  }
+  return visible;
 }
 
 void StackedFs::removexattr(const Req<O::kRemovexattr>& req, Slot reply) {

@@ -116,6 +116,8 @@ class StackedFs : public fuse::OpHandler {
   void reply_created(Slot& reply, const backing::Backing::Created& created, int flags);
   void fill_entry(abi::fuse_entry_out& out, const backing::Entry& entry) const;
   mode_t request_umask(uint32_t umask) const;
+  // The node's xattr names as `caller_uid` may see them (NUL-separated).
+  Result<std::string> visible_xattr_names(backing::NodeId node, uint32_t caller_uid);
   void kill_suid_sgid(backing::NodeId node, std::optional<backing::HandleId> handle);
   void set_lock(const fuse::DecodedRequest& req, const abi::fuse_lk_in& in, bool wait, Slot reply);
   Result<void> apply_lock(const abi::fuse_lk_in& in, bool wait, const std::atomic<bool>* cancelled);

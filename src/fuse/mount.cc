@@ -167,7 +167,10 @@ bool abort_fuse_connection(const std::string& path) {
   if (!find_mount(path, &type, &majmin) || type.rfind("fuse", 0) != 0) return false;
   unsigned major = 0, minor = 0;
   if (std::sscanf(majmin.c_str(), "%u:%u", &major, &minor) != 2) return false;
-  std::string abort_path = fmt::format("/sys/fs/fuse/connections/{}/abort", makedev(major, minor));
+  // fusectl names a connection by the kernel's internal dev_t, (major << 20) | minor, which
+  // differs from glibc's makedev() encoding once minor >= 256.
+  std::string abort_path =
+      fmt::format("/sys/fs/fuse/connections/{}/abort", (uint64_t{major} << 20) | minor);
   auto written = sys::write_file(AT_FDCWD, abort_path.c_str(), "1");
   return written.has_value();
 }

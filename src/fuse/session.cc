@@ -42,7 +42,7 @@ constexpr uint64_t kWantedFlags =
     abi::init::kFlockLocks | abi::init::kHasIoctlDir | abi::init::kAutoInvalData |
     abi::init::kDoReaddirplus | abi::init::kReaddirplusAuto | abi::init::kAsyncDio |
     abi::init::kParallelDirops | abi::init::kHandleKillprivV2 | abi::init::kMaxPages |
-    abi::init::kSetxattrExt | abi::init::kInitExt;
+    abi::init::kSetxattrExt | abi::init::kInitExt | abi::init::kPosixAcl;
 
 }  // namespace
 

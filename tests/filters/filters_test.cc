@@ -174,7 +174,8 @@ TEST_F(FilterMount, FlowReturnCodesErrorInAndOutputEdits) {
                        if (setgid(65534) != 0 || setuid(65534) != 0) return 99;
                        return ::unlink((m + "/dir/f").c_str()) == 0 ? 0 : errno;
                      }),
-            EROFS);  // the backing fs's EACCES, rewritten by the postfilter
+            EACCES);  // the kernel's permission check (default_permissions) comes first: the
+                      // unlink filters never see a request the caller may not make
   EXPECT_EQ(in_child(m, [&] { return ::unlink((m + "/dir/f").c_str()) == 0 ? 0 : errno; }), 0);
   EXPECT_EQ(in_child(m,
                      [&] {

@@ -67,10 +67,8 @@ struct Expectation {
 
 bool always(const Config&) { return true; }
 bool creds_daemon(const Config& c) { return c.creds == "daemon"; }
-bool creds_caller(const Config& c) { return c.creds == "caller"; }
 bool passthrough(const Config& c) { return c.passthrough; }
 bool ext4(const Config& c) { return c.lower == LowerKind::kExt4; }
-bool ext4_no_passthrough(const Config& c) { return ext4(c) && !c.passthrough; }
 
 constexpr const char* kOwnedByDaemon =
     "--creds=daemon: uid 1000 creates files through the mount, but they belong to the daemon "
@@ -114,30 +112,16 @@ const Expectation kExpectations[] = {
      "size=20480 hash=820917e8d0c43d86", kFuseFallocate},
     {Kind::kExpected, "fallocate_modes", ext4, "unaligned_collapse.fallocate", "EOPNOTSUPP",
      kFuseFallocate},
-    // Known daemon bugs (see tests/README.md "Known daemon bugs").
-    {Kind::kKnownBug, "open_append", passthrough, "content.final",
+    // Kernel passthrough: the kernel opens its own backing file for each FUSE open, with the
+    // flags of that open, and never learns of a later fcntl(F_SETFL) (the daemon-served path
+    // honours it: write_in.flags carries the current flags).
+    {Kind::kExpected, "open_append", passthrough, "content.final",
      "start;a0;bb0;a1;bb1;a2;bb2;a3;bb3;a4;bb4;PES",
-     "passthrough: fcntl(F_SETFL) clearing O_APPEND is ignored (the backing file was opened "
-     "O_APPEND)"},
-    {Kind::kKnownBug, "access_checks", creds_caller, "other.uid1000.d700/inner.F", "ok",
-     "--creds=caller: search permission of a 0700 directory is not enforced for cached entries"},
-    {Kind::kKnownBug, "access_checks", creds_caller, "other.uid1000.d700/inner.R", "ok", "same"},
-    {Kind::kKnownBug, "other_user", creds_caller, "user.stat.private_file",
-     "file mode=0644 nlink=1 uid=0 gid=0 size=6",
-     "--creds=caller: uid 1000 can stat a file inside root's 0700 directory"},
-    {Kind::kKnownBug, "other_user", creds_caller, "user.open.private_file", "ok",
-     "--creds=caller: uid 1000 can open a file inside root's 0700 directory"},
-    {Kind::kKnownBug, "xattr_user", always, "other.list", "trusted.t,user.a,user.big,user.empty",
-     "listxattr shows trusted.* names to unprivileged callers"},
-    {Kind::kKnownBug, "posix_acl", creds_daemon, "other.read_via_acl", "EACCES",
-     "--creds=daemon: access ACL entries are ignored in permission checks"},
-    {Kind::kKnownBug, "posix_acl", creds_daemon, "other.open.read", "EACCES", "same"},
+     "kernel passthrough keeps the O_APPEND of open time after fcntl(F_SETFL) clears it"},
+    // Known daemon bugs (see tests/README.md "Known daemon bugs").
     {Kind::kKnownBug, "ofd_locks", always, "ofd.setlk.b_after_close", "*",
      "an OFD lock outlives close() of its last fd for a moment: it is dropped at RELEASE, which "
      "the kernel sends asynchronously (flaky under load: EAGAIN instead of ok)"},
-    {Kind::kKnownBug, "open_direct", ext4_no_passthrough, "*", "*",
-     "--no-passthrough on ext4: aligned O_DIRECT reads or writes fail with EINVAL, depending on "
-     "the alignment of the daemon's buffer (flaky, so the scenario is not compared here)"},
 };
 
 class MatrixRun {

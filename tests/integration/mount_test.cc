@@ -217,6 +217,9 @@ TEST_F(MountTest, KilledDaemonGivesEnotconnAndUmountCleansUp) {
         errors.erase("ENOTCONN");
         errors.erase("ECONNABORTED");
         errors.erase("ECANCELED");
+        // The kernel checks permissions itself (default_permissions): until the cached
+        // attributes expire (--cache=auto: 1 s), access(F_OK) is answered without the daemon.
+        errors.erase("succeeded");
         r.note("other_outcomes", fmt::format("{}", fmt::join(errors, ",")));
         r.note("listing", posix::listing(mnt));
       },

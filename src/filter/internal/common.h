@@ -3,7 +3,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -51,11 +55,22 @@ inline std::span<const std::byte> string_bytes(std::string_view s) {
   return std::as_bytes(std::span<const char>(s.data(), s.size()));
 }
 
-// A per-thread buffer for READ/GETXATTR/LISTXATTR replies.
+// A per-thread buffer for READ/GETXATTR/LISTXATTR replies and O_DIRECT writes. Page aligned,
+// because O_DIRECT I/O on the lower fs may require aligned memory.
 inline std::span<std::byte> scratch(size_t size) {
-  thread_local std::vector<std::byte> buffer;
-  if (buffer.size() < size) buffer.resize(size);
-  return std::span<std::byte>(buffer.data(), size);
+  struct AlignedFree {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<std::byte, AlignedFree> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < size || !buffer) {
+    size_t want = std::max<size_t>((size + 4095) & ~size_t{4095}, 4096);
+    void* p = std::aligned_alloc(4096, want);
+    if (p == nullptr) throw std::bad_alloc();
+    buffer.reset(static_cast<std::byte*>(p));
+    capacity = want;
+  }
+  return std::span<std::byte>(buffer.get(), size);
 }
 
 inline backing::SetAttr to_set_attr(const abi::fuse_setattr_in& in) {
