@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -102,14 +103,22 @@ inline backing::LockRange to_lock_range(const abi::fuse_file_lock& lk) {
   return backing::LockRange{lk.start, lk.end, lk.type, lk.pid};
 }
 
+inline bool daemon_is_root() {
+  static const bool root = ::geteuid() == 0 && ::getegid() == 0;
+  return root;
+}
+
 // Runs the enclosed backing calls with the caller's fsuid/fsgid/groups (--creds=caller).
 class StackedFs::CallerCreds {
  public:
   CallerCreds(const StackedFs& fs, const fuse::DecodedRequest& req) {
-    if (fs.options_.creds == CredsMode::kCaller) {
-      auto c = req.caller();
-      scope_.emplace(backing::Caller{c.uid, c.gid, static_cast<pid_t>(c.pid)});
-    }
+    if (fs.options_.creds != CredsMode::kCaller) return;
+    auto c = req.caller();
+    // A root caller of a root daemon needs no switch: same fsuid/fsgid, and its supplementary
+    // groups cannot change a decision that CAP_DAC_OVERRIDE/CAP_CHOWN already make. This
+    // saves the credential syscalls (and the /proc groups lookup) on most root workloads.
+    if (c.uid == 0 && c.gid == 0 && daemon_is_root()) return;
+    scope_.emplace(backing::Caller{c.uid, c.gid, static_cast<pid_t>(c.pid)});
   }
 
  private:
