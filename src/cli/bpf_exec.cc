@@ -13,36 +13,16 @@
 
 #include "base/result.h"
 #include "bpf/interp/interpreter.h"
+#include "bpf/isa/isa.h"
 #include "bpf/jit/jit.h"
 #include "bpf/verifier/verifier.h"
 
 namespace fusebpf::cli {
 namespace {
 
-Result<std::vector<uint8_t>, std::string> parse_hex(std::string_view text) {
-  std::vector<uint8_t> out;
-  int high = -1;
-  for (char ch : text) {
-    if (std::isspace(static_cast<unsigned char>(ch))) continue;
-    const int v = std::isxdigit(static_cast<unsigned char>(ch))
-                      ? (std::isdigit(static_cast<unsigned char>(ch)) ? ch - '0'
-                                                                      : std::tolower(ch) - 'a' + 10)
-                      : -1;
-    if (v < 0) return fail(fmt::format("invalid hex character '{}'", ch));
-    if (high < 0) {
-      high = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(high << 4 | v));
-      high = -1;
-    }
-  }
-  if (high >= 0) return fail(std::string("odd number of hex digits"));
-  return out;
-}
-
 Result<bpf::VerifiedProgram, std::string> load(std::istream& program_hex, uint32_t mem_size) {
   std::string text{std::istreambuf_iterator<char>(program_hex), std::istreambuf_iterator<char>()};
-  auto bytes = parse_hex(text);
+  auto bytes = bpf::isa::parse_hex_bytes(text);
   if (!bytes) return fail("program: " + bytes.error());
   if (bytes->empty() || bytes->size() % sizeof(bpf::Insn) != 0)
     return fail(
@@ -70,7 +50,7 @@ Result<bpf::VerifiedProgram, std::string> load(std::istream& program_hex, uint32
 
 int run_bpf_exec(bool use_jit, std::string_view memory_hex, std::istream& program_hex,
                  std::ostream& out, std::ostream& err) {
-  auto memory = parse_hex(memory_hex);
+  auto memory = bpf::isa::parse_hex_bytes(memory_hex);
   if (!memory) {
     err << "memory: " << memory.error() << '\n';
     return 1;

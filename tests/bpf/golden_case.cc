@@ -90,27 +90,6 @@ Result<void, std::string> finish(GoldenCase& c, std::vector<Section>& sections,
 
 }  // namespace
 
-Result<std::vector<uint8_t>, std::string> parse_hex_bytes(std::string_view text) {
-  std::vector<uint8_t> out;
-  int high = -1;
-  for (char ch : text) {
-    if (std::isspace(static_cast<unsigned char>(ch))) continue;
-    int v = std::isdigit(static_cast<unsigned char>(ch)) ? ch - '0'
-            : (ch >= 'a' && ch <= 'f')                   ? ch - 'a' + 10
-            : (ch >= 'A' && ch <= 'F')                   ? ch - 'A' + 10
-                                                         : -1;
-    if (v < 0) return fail(fmt::format("invalid hex character '{}'", ch));
-    if (high < 0) {
-      high = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(high << 4 | v));
-      high = -1;
-    }
-  }
-  if (high >= 0) return fail(std::string("odd number of hex digits"));
-  return out;
-}
-
 Result<std::vector<GoldenCase>, std::string> parse_golden(std::string_view text,
                                                           std::string_view file) {
   std::vector<GoldenCase> out;

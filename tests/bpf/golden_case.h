@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "bpf/isa/isa.h"
 #include "bpf/program.h"
 
 namespace fusebpf::bpf::testing {
@@ -33,7 +34,7 @@ struct GoldenCase {
 };
 
 // Parses hex bytes separated by optional whitespace ("00 ff 1a", "00ff1a").
-Result<std::vector<uint8_t>, std::string> parse_hex_bytes(std::string_view text);
+using isa::parse_hex_bytes;  // hex sections are parsed by the ISA library
 
 // Parses one .data file's text; `file` names the cases. Errors name the line.
 Result<std::vector<GoldenCase>, std::string> parse_golden(std::string_view text,

@@ -210,4 +210,8 @@ struct AsmError {
 // registers r0..r10 (or %r0..%r10), jump targets as +N/-N or a label.
 Result<std::vector<Insn>, AsmError> assemble(std::string_view text);
 
+// Hex bytes with optional whitespace ("b7 00 00 00 ..."), as conformance suites and golden
+// tests write programs and memory. Errors name the bad character or an odd digit count.
+Result<std::vector<uint8_t>, std::string> parse_hex_bytes(std::string_view text);
+
 }  // namespace fusebpf::bpf::isa
