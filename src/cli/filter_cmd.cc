@@ -88,7 +88,8 @@ const char* map_type_name(bpf::MapType t) {
   return "?";
 }
 
-nlohmann::json map_command(const nlohmann::json& req, bpf::Object& obj) {
+nlohmann::json map_command(const nlohmann::json& req, filter::FilterChain& chain) {
+  bpf::Object& obj = *chain.object();
   std::string op = req.value("op", "");
   if (op == "list") {
     nlohmann::json maps = nlohmann::json::array();
@@ -131,13 +132,13 @@ nlohmann::json map_command(const nlohmann::json& req, bpf::Object& obj) {
     if (!value) {
       return {{"error", fmt::format("value must be at most {} bytes of hex", spec.value_size)}};
     }
-    int r = m->update(key->data(), value->data(), 0);
-    if (r != 0) return {{"error", std::string("update failed: ") + strerror(-r)}};
+    Errno e = chain.map_update(spec.name, *key, *value);
+    if (e != Errno::kOk) return {{"error", std::string("update failed: ") + strerror(int(e))}};
     return {{"ok", true}};
   }
   if (op == "delete") {
-    int r = m->remove(key->data());
-    if (r != 0) return {{"error", std::string("delete failed: ") + strerror(-r)}};
+    Errno e = chain.map_delete(spec.name, *key);
+    if (e != Errno::kOk) return {{"error", std::string("delete failed: ") + strerror(int(e))}};
     return {{"ok", true}};
   }
   return {{"error", "unknown map operation: " + op}};
@@ -188,7 +189,7 @@ nlohmann::json filter_control(const nlohmann::json& req, filter::FilterChain* fi
   if (filters == nullptr || filters->object() == nullptr) {
     return {{"error", "this mount has no BPF filter"}};
   }
-  return map_command(req, *filters->object());
+  return map_command(req, *filters);
 }
 
 nlohmann::json filter_stats_json(const filter::FilterChain* filters) {

@@ -244,7 +244,49 @@ Result<std::unique_ptr<FilterChain>, std::string> FilterChain::create(FilterConf
     auto loaded = chain->load();
     if (!loaded) return fail(loaded.error());
   }
+  if (chain->config_.user) chain->config_.user->attach(chain->object_ ? chain.get() : nullptr);
   return chain;
+}
+
+namespace {
+
+bpf::Map* sized_map(bpf::Object* obj, std::string_view name, size_t key_size,
+                    std::optional<size_t> value_size) {
+  bpf::Map* m = obj ? obj->map(name) : nullptr;
+  if (m == nullptr || m->spec().key_size != key_size) return nullptr;
+  if (value_size && m->spec().value_size != *value_size) return nullptr;
+  return m;
+}
+
+Errno from_map_result(int r) { return r == 0 ? Errno::kOk : static_cast<Errno>(-r); }
+
+}  // namespace
+
+Errno FilterChain::map_lookup(std::string_view map, std::span<const std::byte> key,
+                              std::span<std::byte> value) {
+  bpf::Map* m = sized_map(object(), map, key.size(), value.size());
+  if (m == nullptr) return Errno::kInval;
+  const void* v = m->lookup(key.data());
+  if (v == nullptr) return Errno::kNoEnt;
+  std::memcpy(value.data(), v, value.size());
+  return Errno::kOk;
+}
+
+Errno FilterChain::map_update(std::string_view map, std::span<const std::byte> key,
+                              std::span<const std::byte> value, uint64_t flags) {
+  bpf::Map* m = sized_map(object(), map, key.size(), value.size());
+  if (m == nullptr) return Errno::kInval;
+  Errno e = from_map_result(m->update(key.data(), value.data(), flags));
+  if (e == Errno::kOk && invalidate_) invalidate_();
+  return e;
+}
+
+Errno FilterChain::map_delete(std::string_view map, std::span<const std::byte> key) {
+  bpf::Map* m = sized_map(object(), map, key.size(), std::nullopt);
+  if (m == nullptr) return Errno::kInval;
+  Errno e = from_map_result(m->remove(key.data()));
+  if (e == Errno::kOk && invalidate_) invalidate_();
+  return e;
 }
 
 Result<void, std::string> FilterChain::load() {

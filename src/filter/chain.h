@@ -21,10 +21,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -124,7 +126,7 @@ struct FilterOpStats {
   uint64_t failed = 0;   // ops failed by a filter's negative return
 };
 
-class FilterChain {
+class FilterChain final : public FilterMaps {
  public:
   static Result<std::unique_ptr<FilterChain>, std::string> create(FilterConfig config);
   ~FilterChain();
@@ -140,6 +142,16 @@ class FilterChain {
   UserFilter* user() const { return config_.user.get(); }
   bool any_filters_data() const;
   bpf::Object* object() { return object_ ? &*object_ : nullptr; }
+
+  // FilterMaps: host-side map access (C++ filters, `fusebpf map`). Every successful write
+  // calls the invalidation hook, since filter decisions may depend on the map.
+  Errno map_lookup(std::string_view map, std::span<const std::byte> key,
+                   std::span<std::byte> value) override;
+  Errno map_update(std::string_view map, std::span<const std::byte> key,
+                   std::span<const std::byte> value, uint64_t flags = 0) override;
+  Errno map_delete(std::string_view map, std::span<const std::byte> key) override;
+  // Called after each host-side map write (StackedFs drops the kernel's filtered caches).
+  void set_invalidate_hook(std::function<void()> hook) { invalidate_ = std::move(hook); }
   std::vector<FilterOpStats> stats() const;
 
   // One filtered operation on one node.
@@ -191,6 +203,7 @@ class FilterChain {
   const BpfOps* root_ = nullptr;
   UniqueFd root_fd_;
   std::array<Counters, kFilterOpCount> counters_;
+  std::function<void()> invalidate_;
 
   // Nodes whose program differs from the root's. Lock order: leaf.
   mutable std::shared_mutex assoc_mutex_;

@@ -28,6 +28,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <string_view>
 
 #include "base/errno.h"
 #include "filter/fuse_bpf_abi.h"
@@ -65,9 +67,30 @@ class Verdict {
 #define FUSEBPF_FILTER_PARAMS(...) __VA_OPT__(, ) __VA_ARGS__
 #define FUSEBPF_FILTER_UNPAREN(...) __VA_ARGS__
 
+// The maps of the mount's BPF object, for C++ filters (and the control socket). Writes made
+// here are host-side changes: they invalidate the kernel's cached entries and attributes of
+// filtered nodes (src/filter/README.md, "Caching rule"). Virtual, so a --user-filter library
+// needs no symbol from the daemon. Keys and values are raw bytes of exactly the map's sizes.
+class FilterMaps {
+ public:
+  virtual ~FilterMaps() = default;
+  // Copies the value under `key` into `value`. kNoEnt: no such key; kInval: sizes differ or
+  // no such map.
+  virtual Errno map_lookup(std::string_view map, std::span<const std::byte> key,
+                           std::span<std::byte> value) = 0;
+  // flags: BPF_ANY (0) / BPF_NOEXIST (1) / BPF_EXIST (2).
+  virtual Errno map_update(std::string_view map, std::span<const std::byte> key,
+                           std::span<const std::byte> value, uint64_t flags = 0) = 0;
+  virtual Errno map_delete(std::string_view map, std::span<const std::byte> key) = 0;
+};
+
 class UserFilter {
  public:
   virtual ~UserFilter() = default;
+
+  // Called once when the mount's filters are set up, before any hook runs. `maps` is null
+  // when the mount has no BPF object; it outlives the filter.
+  virtual void attach(FilterMaps* maps) {}
 
   // Return true to see file data (read_iter/write_iter hooks): files are then served by the
   // daemon instead of kernel passthrough, which costs throughput. With false those hooks
