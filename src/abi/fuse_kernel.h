@@ -118,6 +118,9 @@ enum class NotifyCode : int32_t {
   kRetrieve = 5,
   kDelete = 6,
   kResend = 7,
+  // 7.44 (Linux 6.16): no payload; every dentry the kernel cached before it must be looked
+  // up again. Older kernels answer EINVAL.
+  kIncEpoch = 8,
 };
 
 struct fuse_attr {

@@ -197,6 +197,31 @@ bool BpfOps::filters_data() const {
          hooks_[static_cast<size_t>(FilterOp::k_write_iter) * 2 + 1];
 }
 
+namespace {
+
+// Whether a program calls a helper whose result differs between callers or runs, or changes
+// maps itself (see BpfOps::per_caller).
+bool calls_per_caller_helper(const bpf::Executable& exe) {
+  constexpr uint8_t kCallOpcode = 0x85;  // BPF_JMP | BPF_CALL; src 0 = helper id in imm
+  for (const bpf::Insn& insn : exe.program().insns()) {
+    if (insn.opcode != kCallOpcode || insn.src != 0) continue;
+    switch (insn.imm) {
+      case bpf::kHelperGetCurrentUidGid:
+      case bpf::kHelperGetCurrentPidTgid:
+      case bpf::kHelperGetCurrentComm:
+      case bpf::kHelperGetPrandomU32:
+      case bpf::kHelperMapUpdateElem:
+      case bpf::kHelperMapDeleteElem:
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool BpfOps::filters_names() const {
   for (FilterOp op : {FilterOp::k_lookup, FilterOp::k_getattr, FilterOp::k_readdir}) {
     if (hook(op, false) || hook(op, true)) return true;
@@ -326,6 +351,13 @@ Result<void, std::string> FilterChain::load() {
         ops->default_ = std::move(*exe);
       }
     }
+    for (FilterOp op : {FilterOp::k_lookup, FilterOp::k_getattr, FilterOp::k_readdir}) {
+      for (bool post : {false, true}) {
+        const bpf::Executable* exe = ops->hook(op, post);
+        if (exe && calls_per_caller_helper(*exe)) ops->per_caller_ = true;
+      }
+    }
+    if (ops->default_ && calls_per_caller_helper(*ops->default_)) ops->per_caller_ = true;
     tables_.push_back(std::move(ops));
   }
   if (tables_.empty()) return fail(path + ": no SEC(\".struct_ops\") struct fuse_ops table");
@@ -384,7 +416,7 @@ FilterChain::Run::Run(FilterChain& chain, const fuse::DecodedRequest& req, Filte
                       uint64_t nodeid)
     : chain_(chain), req_(req), op_(op), prog_(chain.program_of(nodeid)) {
   auto caller = req.caller();
-  meta_.nodeid = req.nodeid();
+  meta_.nodeid = nodeid;
   meta_.uid = caller.uid;
   meta_.gid = caller.gid;
   meta_.pid = caller.pid;

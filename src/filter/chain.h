@@ -89,11 +89,16 @@ class BpfOps {
   const bpf::Executable* default_filter() const { return default_ ? &*default_ : nullptr; }
   // Reads or writes of file data are filtered: such files are served by the daemon.
   bool filters_data() const;
-  // Lookup/getattr/readdir are filtered: entries and attributes must not be cached.
+  // Lookup/getattr/readdir are filtered (or default_filter is set).
   bool filters_names() const;
+  // A lookup/getattr/readdir hook (or default_filter) asks who the caller is (uid, gid, pid,
+  // comm), draws random numbers or writes maps itself: its answers cannot be shared between
+  // callers through the kernel's caches (src/filter/README.md "Caching rule").
+  bool per_caller() const { return per_caller_; }
 
  private:
   friend class FilterChain;
+  bool per_caller_ = false;
   std::array<std::optional<bpf::Executable>, kFilterOpCount * 2> hooks_;
   std::optional<bpf::Executable> default_;
 };

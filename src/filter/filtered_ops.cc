@@ -31,10 +31,15 @@ Errno error_of(const Result<T>& r) {
   return r ? Errno::kOk : r.error();
 }
 
-// Nodes under a program that filters names or attributes, or under any C++ filter, are not
-// cached by the kernel (src/filter/README.md "Caching").
-bool uncached(const FilterChain& chain, const BpfOps* prog) {
-  return chain.user() != nullptr || (prog != nullptr && prog->filters_names());
+// Whether names and attributes answered under `prog` must not be cached by the kernel
+// (src/filter/README.md "Caching rule"): the filters decide per caller, or they decide by
+// maps and the kernel cannot be told when those change.
+bool uncached(const StackedFs& fs, const FilterChain& chain, const BpfOps* prog) {
+  const UserFilter* user = chain.user();
+  if (user == nullptr && (prog == nullptr || !prog->filters_names())) return false;
+  if (!fs.filtered_names_cacheable()) return true;
+  return (user != nullptr && user->decisions_depend_on_caller()) ||
+         (prog != nullptr && prog->per_caller());
 }
 
 bool data_filtered(const FilterChain& chain, const BpfOps* prog) {
@@ -127,7 +132,7 @@ void FilteredOps::lookup(StackedFs& fs, const Req<O::kLookup>& req, Slot reply) 
         if (!e) return backing_err = e.error();
         entry = *e;
         fs.fill_entry(out, entry);
-        if (uncached(chain, run.program())) zero_timeouts(out);
+        if (uncached(fs, chain, run.program())) zero_timeouts(out);
         return Errno::kOk;
       },
       false);
@@ -150,7 +155,7 @@ void FilteredOps::lookup(StackedFs& fs, const Req<O::kLookup>& req, Slot reply) 
     act.error = target ? Errno::kOk : target.error();
     if (target) {
       fs.fill_entry(out, entry);  // the child is the target now
-      if (uncached(chain, run.program())) zero_timeouts(out);
+      if (uncached(fs, chain, run.program())) zero_timeouts(out);
     }
   }
   if (err == Errno::kOk || act.redirect) err = act.error;
@@ -162,7 +167,45 @@ void FilteredOps::lookup(StackedFs& fs, const Req<O::kLookup>& req, Slot reply) 
   if (chain.program_of(entry.node) != child_prog) chain.set_program(entry.node, child_prog);
   out.nodeid = entry.node;  // node ids belong to the backing table
   out.generation = entry.generation;
+  filter_entry_attr(fs, req.decoded(), entry.node, out);
   reply.send(out);
+}
+
+void FilteredOps::filter_entry_attr(StackedFs& fs, const fuse::DecodedRequest& d, uint64_t node,
+                                    abi::fuse_entry_out& out) {
+  FilterChain& chain = *fs.chain_;
+  const BpfOps* prog = chain.program_of(node);
+  if (chain.user() == nullptr && (prog == nullptr || (!prog->has(FilterOp::k_getattr, false) &&
+                                                      !prog->has(FilterOp::k_getattr, true)))) {
+    return;
+  }
+  Run run(chain, d, FilterOp::k_getattr, node);
+  fuse_getattr_in in{};
+  abi::fuse_attr_out attr{};
+  attr.attr = out.attr;
+  attr.attr_valid = out.attr_valid;
+  attr.attr_valid_nsec = out.attr_valid_nsec;
+  if (run.pre({&in}) != Step::kBacking || run.post(Errno::kOk, {&in, &attr}) != Errno::kOk) {
+    out.attr_valid = out.attr_valid_nsec = 0;
+    return;
+  }
+  out.attr = attr.attr;
+  out.attr_valid = attr.attr_valid;
+  out.attr_valid_nsec = attr.attr_valid_nsec;
+}
+
+bool FilteredOps::plus_entry_passes(StackedFs& fs, const fuse::DecodedRequest& d,
+                                    std::string_view name, abi::fuse_entry_out& out) {
+  FilterChain& chain = *fs.chain_;
+  Run run(chain, d, FilterOp::k_lookup);
+  HostBuffer nbuf;
+  HostBuffer::name(nbuf, name, NAME_MAX + 1, kNameFlags);
+  if (run.pre({&nbuf.buf}) != Step::kBacking || nbuf.text() != name) return false;
+  fuse_bpf_entry_out entries[kMaxEntries]{};
+  HostBuffer ent(entries, 0, sizeof entries, kEntriesMaxSize, kBufVariableSize);
+  if (run.post(Errno::kOk, {&nbuf.buf, &out, &ent.buf}) != Errno::kOk) return false;
+  EntryActions act = parse_entries(chain, ent.buf);
+  return act.error == Errno::kOk && !act.program && !act.redirect && !act.remove_backing;
 }
 
 void FilteredOps::getattr(StackedFs& fs, const Req<O::kGetattr>& req, Slot reply) {
@@ -175,7 +218,7 @@ void FilteredOps::getattr(StackedFs& fs, const Req<O::kGetattr>& req, Slot reply
     auto st = (in.getattr_flags & abi::kGetattrFh) ? fs.backing_.getattr_handle(in.fh)
                                                    : fs.backing_.getattr(req.nodeid());
     if (!st) return st.error();
-    if (!uncached(chain, run.program())) {
+    if (!uncached(fs, chain, run.program())) {
       split_ns(fs.cache_.attr_timeout_ns, out.attr_valid, out.attr_valid_nsec);
     }
     to_fuse_attr(*st, out.attr);
@@ -230,12 +273,11 @@ void FilteredOps::readlink(StackedFs& fs, const Req<O::kReadlink>& req, Slot rep
 }
 
 namespace {
-// Replies with a new node's entry; the node inherits the program of its parent.
-void finish_entry(StackedFs& fs, FilterChain& chain, const Run& run, const backing::Entry& entry,
-                  fuse::ReplySlot& reply, abi::fuse_entry_out& out) {
-  if (uncached(chain, run.program())) zero_timeouts(out);
+// A new node inherits the program of its parent; its entry's timeouts follow the caching rule.
+void adopt_entry(StackedFs& fs, FilterChain& chain, const Run& run, const backing::Entry& entry,
+                 abi::fuse_entry_out& out) {
+  if (uncached(fs, chain, run.program())) zero_timeouts(out);
   if (chain.program_of(entry.node) != run.program()) chain.set_program(entry.node, run.program());
-  reply.send(out);
 }
 }  // namespace
 
@@ -247,7 +289,9 @@ void finish_entry(StackedFs& fs, FilterChain& chain, const Run& run, const backi
   }                                                         \
   abi::fuse_entry_out out{};                                \
   fs.fill_entry(out, entry);                                \
-  finish_entry(fs, *fs.chain_, run, entry, reply, out)
+  adopt_entry(fs, *fs.chain_, run, entry, out);             \
+  filter_entry_attr(fs, req.decoded(), entry.node, out);    \
+  reply.send(out)
 
 void FilteredOps::symlink(StackedFs& fs, const Req<O::kSymlink>& req, Slot reply) {
   Run run(*fs.chain_, req.decoded(), FilterOp::k_symlink);
@@ -449,7 +493,7 @@ void FilteredOps::create(StackedFs& fs, const Req<O::kCreate>& req, Slot reply) 
         if (!c) return c.error();
         created = *c;
         fs.fill_entry(out.entry, created.entry);
-        if (uncached(chain, run.program())) zero_timeouts(out.entry);
+        if (uncached(fs, chain, run.program())) zero_timeouts(out.entry);
         out.open.fh = created.handle;
         return Errno::kOk;
       },
@@ -467,6 +511,7 @@ void FilteredOps::create(StackedFs& fs, const Req<O::kCreate>& req, Slot reply) 
   if (chain.program_of(created.entry.node) != run.program()) {
     chain.set_program(created.entry.node, run.program());
   }
+  filter_entry_attr(fs, req.decoded(), created.entry.node, out.entry);
   // reply_open sends only the open part; build the pair here.
   abi::fuse_open_out& o = out.open;
   o.open_flags &= ~abi::kFopenPassthrough;
@@ -724,13 +769,14 @@ void FilteredOps::readdir_common(StackedFs& fs, const fuse::DecodedRequest& dreq
         if (e.node) fs.backing_.forget(e.node, 1);
       return reply.error(err);
     }
-    const bool no_cache = uncached(chain, run.program());
-    // Children whose lookup is filtered (it may fail, redirect or pick a program) are not
-    // instantiated here: nodeid 0 makes the kernel send a LOOKUP, which runs the filters.
+    const bool no_cache = uncached(fs, chain, run.program());
+    // Children whose lookup is filtered run the lookup filters here; those the filters do
+    // not simply accept (they may fail, rename, redirect or pick a program) are sent with
+    // nodeid 0, so the kernel sends a LOOKUP that runs the filters in full.
     const BpfOps* prog = run.program();
-    const bool attach =
-        chain.user() == nullptr && (prog == nullptr || (!prog->has(FilterOp::k_lookup, false) &&
-                                                        !prog->has(FilterOp::k_lookup, true)));
+    const bool lookup_filtered =
+        chain.user() != nullptr || (prog != nullptr && (prog->has(FilterOp::k_lookup, false) ||
+                                                        prog->has(FilterOp::k_lookup, true)));
     for_each_dirent(buf.bytes(), [&](const abi::fuse_dirent& d, std::string_view name) {
       size_t need = plus ? abi::direntplus_size(name.size()) : abi::dirent_size(name.size());
       if (out_used + need > out_buf.size()) return false;
@@ -739,12 +785,17 @@ void FilteredOps::readdir_common(StackedFs& fs, const fuse::DecodedRequest& dreq
       if (plus) {
         abi::fuse_direntplus p{};
         auto it = chunk.entries.find(std::string(name));
-        if (attach && it != chunk.entries.end() && it->second.node != 0) {
+        if (it != chunk.entries.end() && it->second.node != 0) {
           fs.fill_entry(p.entry_out, it->second);
           if (no_cache) zero_timeouts(p.entry_out);
-          if (chain.program_of(it->second.node) != run.program())
-            chain.set_program(it->second.node, run.program());
-          chunk.entries.erase(it);  // its lookup count now belongs to the kernel
+          if (!lookup_filtered || plus_entry_passes(fs, dreq, name, p.entry_out)) {
+            if (chain.program_of(it->second.node) != run.program())
+              chain.set_program(it->second.node, run.program());
+            filter_entry_attr(fs, dreq, it->second.node, p.entry_out);
+            chunk.entries.erase(it);  // its lookup count now belongs to the kernel
+          } else {
+            p.entry_out = {};
+          }
         }
         p.dirent = d;
         std::memcpy(out_buf.data() + at, &p, sizeof p);

@@ -43,6 +43,19 @@ void StackedFs::init(const fuse::ConnectionInfo& connection, fuse::SessionContro
   control_ = &control;
   passthrough_.store(options_.passthrough && connection.passthrough);
   dont_mask_ = (connection.flags & abi::init::kDontMask) != 0;
+  if (chain_) {
+    auto probe = control.notify_inc_epoch();  // nothing is cached yet: harmless
+    can_invalidate_ = probe.has_value();
+    if (can_invalidate_) {
+      chain_->set_invalidate_hook([this] {
+        auto r = control_->notify_inc_epoch();
+        if (!r) FUSEBPF_LOG(kWarn, "cache invalidation failed: {}", errno_name(r.error()));
+      });
+    } else {
+      FUSEBPF_LOG(kInfo, "kernel lacks FUSE_NOTIFY_INC_EPOCH ({}): filtered names not cached",
+                  errno_name(probe.error()));
+    }
+  }
 }
 
 void StackedFs::set_filters(std::unique_ptr<FilterChain> chain) { chain_ = std::move(chain); }

@@ -50,6 +50,8 @@ class StackedFs : public fuse::OpHandler {
   // True once INIT enabled passthrough and it is not turned off.
   bool passthrough_active() const { return passthrough_.load(); }
   size_t node_count() const { return backing_.node_count(); }
+  // Filtered names may be cached: the kernel can be told to drop them when a map changes.
+  bool filtered_names_cacheable() const { return can_invalidate_; }
 
   // Installs the mount's filters; call before the session starts. Without filters (the
   // default) no operation pays anything for them.
@@ -135,6 +137,9 @@ class StackedFs : public fuse::OpHandler {
   fuse::SessionControl* control_ = nullptr;
   std::atomic<bool> passthrough_{false};
   bool dont_mask_ = false;
+  // The kernel takes FUSE_NOTIFY_INC_EPOCH: filtered names may be cached and are dropped
+  // at once when a map changes (src/filter/README.md "Caching rule").
+  bool can_invalidate_ = false;
 
   struct BackingFile {
     int32_t backing_id = -1;

@@ -97,6 +97,12 @@ class UserFilter {
   // still run for files that a BPF program already keeps out of passthrough.
   virtual bool wants_data() const { return false; }
 
+  // Return false when your lookup/getattr/readdir hooks answer the same for every caller and
+  // change their minds only through FilterMaps writes (or changes of the lower fs): names and
+  // attributes are then cached by the kernel with the mount's timeouts, and each FilterMaps
+  // write invalidates them. true (the safe default): nothing under this filter is cached.
+  virtual bool decisions_depend_on_caller() const { return true; }
+
 #define FILTER_OP(member, Op, pre, post)                                                   \
   virtual Verdict member##_prefilter(const FilterMeta& meta FUSEBPF_FILTER_PARAMS pre) {   \
     return Verdict::kUserPostfilter;                                                       \

@@ -40,6 +40,8 @@ class SessionControl {
   virtual Result<void> notify_inval_entry(uint64_t parent, std::string_view name) = 0;
   virtual Result<void> notify_inval_inode(uint64_t nodeid, int64_t offset, int64_t length) = 0;
   virtual Result<void> notify_delete(uint64_t parent, uint64_t child, std::string_view name) = 0;
+  // Invalidates every cached name of the mount at once (Linux 6.16+; EINVAL before).
+  virtual Result<void> notify_inc_epoch() = 0;
   // Interruptible requests (see InterruptibleScope).
   virtual void begin_interruptible(uint64_t unique, std::atomic<bool>* cancelled) = 0;
   virtual void end_interruptible(uint64_t unique) = 0;
@@ -50,7 +52,8 @@ class SessionControl {
 // syscall fails with EINTR; polling waits should check cancelled().
 class InterruptibleScope {
  public:
-  InterruptibleScope(SessionControl& control, uint64_t unique) : control_(control), unique_(unique) {
+  InterruptibleScope(SessionControl& control, uint64_t unique)
+      : control_(control), unique_(unique) {
     control_.begin_interruptible(unique_, &cancelled_);
   }
   ~InterruptibleScope() { control_.end_interruptible(unique_); }

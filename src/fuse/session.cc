@@ -404,6 +404,8 @@ Result<void> Session::notify_delete(uint64_t parent, uint64_t child, std::string
   return notify(abi::NotifyCode::kDelete, parts);
 }
 
+Result<void> Session::notify_inc_epoch() { return notify(abi::NotifyCode::kIncEpoch, {}); }
+
 Result<int32_t> Session::open_backing(int fd) { return channel_->open_backing(fd); }
 Result<void> Session::close_backing(int32_t backing_id) {
   return channel_->close_backing(backing_id);

@@ -86,6 +86,7 @@ class Session final : public ReplySink, public SessionControl {
   Result<void> notify_inval_entry(uint64_t parent, std::string_view name) override;
   Result<void> notify_inval_inode(uint64_t nodeid, int64_t offset, int64_t length) override;
   Result<void> notify_delete(uint64_t parent, uint64_t child, std::string_view name) override;
+  Result<void> notify_inc_epoch() override;
 
   // Processes one raw request read from `channel` (public for tests with a fake channel).
   void process(Channel& channel, std::span<const std::byte> message);

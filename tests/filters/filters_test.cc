@@ -144,6 +144,50 @@ TEST_F(FilterMount, HideDirsHidesFromLookupAndReaddirAndFollowsMapUpdates) {
   }
 }
 
+// How many requests of `op` the daemon has served (from `fusebpf stats --json`).
+long op_count(const std::string& mnt, const std::string& op) {
+  std::string out = run_cli("stats --json " + mnt);
+  auto at = out.find("\"" + op + "\"");
+  if (at == std::string::npos) return 0;
+  auto c = out.find("\"count\":", at);
+  return c == std::string::npos ? -1 : std::stol(out.substr(c + 8));
+}
+
+TEST_F(FilterMount, SharedDecisionsAreCachedAndAMapWriteDropsThem) {
+  fs::create_directories(backing_ + "/visible");
+  mount("--filter " + kExamples + "/hide_dirs.bpf.o --cache=auto");
+  std::string m = mnt_;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/visible"); }), 0);
+  // hide_dirs decides by name and map only: the kernel keeps the entry (one LOOKUP).
+  EXPECT_LE(op_count(m, "LOOKUP"), 2);
+  int rc = 0;
+  std::string out = run_cli("map " + m + " set hidden 76697369626c65 01", &rc);  // "visible"
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/visible"); }), ENOENT);
+  run_cli("map " + m + " delete hidden 76697369626c65", &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/visible"); }), 0);
+}
+
+TEST_F(FilterMount, PerCallerDecisionsAreNeverShared) {
+  fs::create_directories(backing_ + "/staff");
+  for (const std::string& d : {root_, backing_, mnt_}) ::chmod(d.c_str(), 0755);
+  mount("--filter " + kProgs + "/per_caller.bpf.o --cache=always");
+  std::string m = mnt_;
+  auto as_nobody = [m] {
+    return in_child(m, [m] {
+      if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) return 99;
+      return stat_errno(m + "/staff");
+    });
+  };
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/staff"); }), 0);
+    // Right after root's lookup, the entry must not be served to another uid from the cache.
+    EXPECT_EQ(as_nobody(), ENOENT);
+  }
+  EXPECT_GE(op_count(m, "LOOKUP"), 6);
+}
+
 TEST_F(FilterMount, RedactEditsReadDataAndServesTheFileFromTheDaemon) {
   write("doc", "a SECRET and another SECRET.");
   mount("--filter " + kExamples + "/redact.bpf.o");

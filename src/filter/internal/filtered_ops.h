@@ -53,6 +53,18 @@ class FilteredOps {
 #undef FUSEBPF_FILTERED
 
  private:
+  // Runs the getattr filters of `node` over the attributes of a new entry (lookup, create,
+  // mkdir... and readdirplus), so cached attributes are filtered ones; when they do not
+  // simply pass (an error, or the op handed to C++) the attributes are not cached and the
+  // kernel's next GETATTR runs the filters in full.
+  static void filter_entry_attr(StackedFs& fs, const fuse::DecodedRequest& d, uint64_t node,
+                                abi::fuse_entry_out& out);
+  // READDIRPLUS: runs the lookup filters over an entry the backing readdir already looked
+  // up. true: they accept it unchanged (no error, name edit, association or redirect) and
+  // `out` (attributes and timeouts as they left them) may be sent; false: send nodeid 0 so
+  // the kernel sends a LOOKUP, which runs the filters in full.
+  static bool plus_entry_passes(StackedFs& fs, const fuse::DecodedRequest& d, std::string_view name,
+                                abi::fuse_entry_out& out);
   static void readdir_common(StackedFs& fs, const fuse::DecodedRequest& d,
                              const abi::fuse_read_in& in, bool plus, Slot reply);
   static void reply_open(StackedFs& fs, Slot& reply, abi::fuse_open_out& out, uint64_t nodeid,
