@@ -32,7 +32,8 @@ int run_disasm(const BpfArgs& args) {
   return 0;
 }
 
-// The filter hook a program is bound to in a `struct fuse_ops` table, if any.
+}  // namespace
+
 const bpf::ContextDescriptor* fuse_ops_context(const bpf::Object& obj,
                                                const bpf::RawProgram& program) {
   for (const auto& table : obj.struct_ops()) {
@@ -50,6 +51,8 @@ const bpf::ContextDescriptor* fuse_ops_context(const bpf::Object& obj,
   }
   return nullptr;
 }
+
+namespace {
 
 int run_verify(const BpfArgs& args) {
   auto obj = bpf::Object::open(args.object);

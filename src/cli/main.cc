@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 
+#include "cli/author_cmd.h"
 #include "cli/bpf_cmd.h"
 #include "cli/commands.h"
 
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
   stats_cmd->add_flag("--json", json, "machine-readable output");
 
   auto run_bpf = cli::add_bpf_commands(app);
+  auto run_author = cli::add_author_commands(app);
 
   std::vector<std::string> map_args;
   auto* map_cmd = app.add_subcommand(
@@ -104,5 +106,6 @@ int main(int argc, char** argv) {
   if (*stats_cmd) return cli::run_stats(target, json);
   if (*map_cmd) return cli::run_map(target, map_args);
   if (*trace_cmd) return cli::run_trace(target, trace_seconds);
+  if (int rc = run_author(); rc >= 0) return rc;
   return run_bpf();
 }

@@ -188,6 +188,36 @@ TEST_F(FilterMount, PerCallerDecisionsAreNeverShared) {
   EXPECT_GE(op_count(m, "LOOKUP"), 6);
 }
 
+TEST_F(FilterMount, CompileAndVerifyToolsReportVerdictsAndLeaveNoHalfObject) {
+  int rc = 0;
+  std::string obj = root_ + "/hide.bpf.o";
+  std::string out = run_cli(
+      "compile " + std::string(FUSEBPF_EXAMPLES_SRC) + "/hide_dirs/hide_dirs.bpf.c -o " + obj, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(fs::is_regular_file(obj));
+  EXPECT_NE(out.find("fuse_ops hide_dirs: lookup_prefilter"), std::string::npos) << out;
+  EXPECT_NE(out.find("kernel passthrough kept"), std::string::npos) << out;
+  EXPECT_NE(out.find("verdict: ok"), std::string::npos) << out;
+
+  std::ofstream(root_ + "/broken.bpf.c") << "#include \"fuse_bpf.h\"\nint x = ;\n";
+  out = run_cli("compile " + root_ + "/broken.bpf.c -o " + root_ + "/broken.bpf.o", &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_FALSE(fs::exists(root_ + "/broken.bpf.o"));
+  for (auto& e : fs::directory_iterator(root_))
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
+
+  out = run_cli("verify " + kProgs + "/bad_access.bpf.o", &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("bad_access.bpf.c:7"), std::string::npos) << out;
+  EXPECT_NE(out.find("REJECTED"), std::string::npos) << out;
+  out = run_cli("verify " + kProgs + "/per_caller.bpf.o", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("per caller"), std::string::npos) << out;
+  out = run_cli("verify " + root_ + "/broken.bpf.c", &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("fusebpf verify: "), std::string::npos) << out;
+}
+
 TEST_F(FilterMount, RedactEditsReadDataAndServesTheFileFromTheDaemon) {
   write("doc", "a SECRET and another SECRET.");
   mount("--filter " + kExamples + "/redact.bpf.o");
