@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/sys.h"
 #include "bpf/helpers/helpers.h"
+#include "filter/internal/android_prog.h"
 
 namespace fusebpf::filter {
 namespace {
@@ -149,6 +150,7 @@ bpf::Platform build_platform() {
     p.add_context(h.ctx[1]);
   }
   p.add_context(hook_context(std::nullopt, false));
+  p.add_context(android::context());
   return p;
 }
 
@@ -191,7 +193,7 @@ const bpf::Platform& filter_platform() {
 }
 
 bool BpfOps::filters_data() const {
-  return default_ || hooks_[static_cast<size_t>(FilterOp::k_read_iter) * 2] ||
+  return default_ || android_ || hooks_[static_cast<size_t>(FilterOp::k_read_iter) * 2] ||
          hooks_[static_cast<size_t>(FilterOp::k_read_iter) * 2 + 1] ||
          hooks_[static_cast<size_t>(FilterOp::k_write_iter) * 2] ||
          hooks_[static_cast<size_t>(FilterOp::k_write_iter) * 2 + 1];
@@ -226,7 +228,7 @@ bool BpfOps::filters_names() const {
   for (FilterOp op : {FilterOp::k_lookup, FilterOp::k_getattr, FilterOp::k_readdir}) {
     if (hook(op, false) || hook(op, true)) return true;
   }
-  return default_.has_value();
+  return default_ || android_;
 }
 
 // ---- FilterChain ----------------------------------------------------------------------
@@ -360,7 +362,12 @@ Result<void, std::string> FilterChain::load() {
     if (ops->default_ && calls_per_caller_helper(*ops->default_)) ops->per_caller_ = true;
     tables_.push_back(std::move(ops));
   }
-  if (tables_.empty()) return fail(path + ": no SEC(\".struct_ops\") struct fuse_ops table");
+  auto android = load_android();
+  if (!android) return android;
+  if (tables_.empty()) {
+    return fail(path +
+                ": no SEC(\".struct_ops\") struct fuse_ops table or SEC(\"fuse/<name>\") program");
+  }
   if (config_.ops_name.empty()) {
     root_ = tables_.front().get();
   } else {
@@ -422,7 +429,15 @@ FilterChain::Run::Run(FilterChain& chain, const fuse::DecodedRequest& req, Filte
   meta_.pid = caller.pid;
 }
 
+bpf::Invocation FilterChain::Run::invocation() const {
+  bpf::Invocation inv;
+  inv.pid_tgid = (uint64_t{meta_.pid} << 32) | meta_.pid;
+  inv.uid_gid = (uint64_t{meta_.gid} << 32) | meta_.uid;
+  return inv;
+}
+
 Verdict FilterChain::Run::run_bpf(bool post, std::initializer_list<void*> args) {
+  if (prog_->android() != nullptr) return run_android(post, args);
   const bpf::Executable* exe = prog_->hook(op_, post);
   if (exe == nullptr) exe = prog_->default_filter();
   if (exe == nullptr) return Verdict::kContinue;
@@ -430,9 +445,7 @@ Verdict FilterChain::Run::run_bpf(bool post, std::initializer_list<void*> args) 
   uint64_t ctx[8] = {reinterpret_cast<uint64_t>(&meta_)};
   size_t n = 1;
   for (void* a : args) ctx[n++] = reinterpret_cast<uint64_t>(a);
-  bpf::Invocation inv;
-  inv.pid_tgid = (uint64_t{meta_.pid} << 32) | meta_.pid;
-  inv.uid_gid = (uint64_t{meta_.gid} << 32) | meta_.uid;
+  bpf::Invocation inv = invocation();
   auto r = exe->run(ctx, 8 * n, &inv);
   if (!r) {
     FUSEBPF_LOG(kWarn, "{}_{}: program stopped: {}", filter_op_name(op_),

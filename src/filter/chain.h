@@ -12,6 +12,8 @@
 // Program association: every node has the program of the parent it was looked up through
 // (the mount's program for the root) unless a lookup postfilter set or removed it with
 // fuse_bpf_entry_out entries. Details and the caching rule: src/filter/README.md.
+// A table may also be an Android single-program form (SEC("fuse/<name>"), one program over
+// struct fuse_bpf_args for every hook), adapted in android_prog.cc.
 //
 // Threading: everything here is safe to call from all worker threads at once.
 #pragma once
@@ -81,12 +83,16 @@ static_assert(std::is_standard_layout_v<HostBuffer> && sizeof(HostBuffer) == siz
 class BpfOps {
  public:
   std::string name;
-  bool has(FilterOp op, bool post) const { return hook(op, post) != nullptr || default_; }
+  bool has(FilterOp op, bool post) const {
+    return hook(op, post) != nullptr || default_ || android_;
+  }
   const bpf::Executable* hook(FilterOp op, bool post) const {
     const auto& h = hooks_[static_cast<size_t>(op) * 2 + post];
     return h ? &*h : nullptr;
   }
   const bpf::Executable* default_filter() const { return default_ ? &*default_ : nullptr; }
+  // An Android-form table (SEC("fuse/<name>")): one program for every hook, no per-op hooks.
+  const bpf::Executable* android() const { return android_ ? &*android_ : nullptr; }
   // Reads or writes of file data are filtered: such files are served by the daemon.
   bool filters_data() const;
   // Lookup/getattr/readdir are filtered (or default_filter is set).
@@ -101,6 +107,7 @@ class BpfOps {
   bool per_caller_ = false;
   std::array<std::optional<bpf::Executable>, kFilterOpCount * 2> hooks_;
   std::optional<bpf::Executable> default_;
+  std::optional<bpf::Executable> android_;
 };
 
 // How FUSE_ENTRY_BACKING paths resolve below the filter root: ".." and absolute paths stop
@@ -183,6 +190,8 @@ class FilterChain final : public FilterMaps {
     enum class PostMode : uint8_t { kNone, kBpf, kUser };
     Verdict run_bpf(bool post, std::initializer_list<void*> args);
     Verdict run_user(bool post, std::initializer_list<void*> args);
+    Verdict run_android(bool post, std::initializer_list<void*> args);  // android_prog.cc
+    bpf::Invocation invocation() const;
     bool fail(Verdict v);
 
     FilterChain& chain_;
@@ -198,6 +207,7 @@ class FilterChain final : public FilterMaps {
  private:
   explicit FilterChain(FilterConfig config);
   Result<void, std::string> load();
+  Result<void, std::string> load_android();  // android_prog.cc
 
   struct Counters {
     std::atomic<uint64_t> bpf{0}, cxx{0}, backing{0}, failed{0};

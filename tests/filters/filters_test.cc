@@ -311,6 +311,63 @@ TEST_F(FilterMount, TraceAllCountsOpsAndStreamsPrintk) {
   EXPECT_NE(read_file(root_ + "/trace.txt").find("op "), std::string::npos);
 }
 
+// The Android single-program form (progs/android_flow.bpf.c, SEC("fuse/flow")).
+TEST_F(FilterMount, AndroidSingleProgramHidesRenamesEditsAndStopsFiltering) {
+  fs::create_directories(backing_ + "/hidden");
+  fs::create_directories(backing_ + "/free/hidden");
+  write("target", "the target");
+  write("seven", "1234567");
+  write("swap", "x");
+  write("gone", "x");
+  mount("--filter " + kProgs + "/android_flow.bpf.o:flow");
+  std::string m = mnt_;
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/hidden"); }), ENOENT);  // prefilter errno
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/alias") == "the target" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       struct stat st;
+                       if (::stat((m + "/seven").c_str(), &st) != 0) return 2;
+                       return (st.st_mode & 07777) == 0444 ? 0 : 1;  // postfilter output edit
+                     }),
+            0);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/ghost"); }), EACCES);  // error_in seen
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/nothing"); }), ENOENT);
+  // bpf_action REMOVE: below "free" nothing is filtered, so its "hidden" is visible.
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/free/hidden"); }), 0);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/swap"); }), EOPNOTSUPP);  // REPLACE
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/gone"); }), ENOENT);      // backing REMOVE
+  EXPECT_TRUE(fs::exists(backing_ + "/gone"));
+}
+
+TEST_F(FilterMount, AndroidUserFilterBitReachesTheCxxFilter) {
+  fs::create_directories(backing_ + "/user_dir");
+  fs::create_directories(backing_ + "/other");
+  chmod(root_.c_str(), 0755);
+  chmod(backing_.c_str(), 0755);
+  mount("--filter " + kProgs + "/android_flow.bpf.o --user-filter " +
+        std::string(FUSEBPF_DENY_UID_SO) + ":65534");
+  std::string m = mnt_;
+  auto as_nobody = [&](const std::string& path) {
+    return in_child(m, [path] {
+      if (setgid(65534) != 0 || setuid(65534) != 0) return 99;
+      return stat_errno(path);
+    });
+  };
+  EXPECT_EQ(as_nobody(m + "/user_dir"), EACCES);  // USER_FILTER: deny_uid's prefilter ran
+  EXPECT_EQ(as_nobody(m + "/other"), 0);          // BACKING only: the C++ filter is not asked
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/user_dir"); }), 0);
+}
+
+TEST_F(FilterMount, AndroidProgramOutOfBoundsIsRefusedAndNothingIsMounted) {
+  int rc = 0;
+  std::string out = run_cli(
+      "mount " + backing_ + " " + mnt_ + " --filter " + kProgs + "/android_bad_write.bpf.o", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("fuse/bad_write"), std::string::npos) << out;
+  EXPECT_NE(out.find("outside the 256 bytes"), std::string::npos) << out;
+  EXPECT_FALSE(fusebpf::fuse::is_fuse_mountpoint(mnt_));
+}
+
 // Example filters, one ctest each (tests/filters/CMakeLists.txt).
 class ExampleMount : public FilterMount {
  protected:
