@@ -3,6 +3,7 @@
 // in a forked child with a timeout; on timeout the connection is aborted and the mount
 // detached. Exit 77 (skip) without /dev/fuse or root, unless CI=true.
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -403,6 +404,122 @@ TEST_F(ExampleMount, CaseFoldFindsNamesIgnoringCase) {
                        return got == std::set<std::string>{"Guide.md"} ? 0 : 1;
                      }),
             0);
+}
+
+TEST_F(ExampleMount, MkdirEexistAnswersEpermWhenOnlyTheLowerFsHasTheName) {
+  fs::create_directories(backing_ + "/private");
+  fs::create_directories(backing_ + "/dir");
+  write("secret_file", "x");
+  write("file", "data");
+  mount("--filter " + kExamples + "/mkdir_eexist.bpf.o");
+  map_set("hidden", "private", "\x01");
+  map_set("hidden", "secret_file", "\x01");
+  std::string m = mnt_;
+  auto mkdir_errno = [](const std::string& p) { return ::mkdir(p.c_str(), 0755) == 0 ? 0 : errno; };
+  // Hidden from lookup, so the kernel sends MKDIR and the lower fs says EEXIST.
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/private"); }), ENOENT);
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/private"); }), EPERM);
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/secret_file"); }), EPERM);
+  // Names the kernel can look up get EEXIST from the VFS itself (MKDIR is never sent).
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/dir"); }), EEXIST);
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/new"); }), 0);
+  EXPECT_TRUE(fs::is_directory(backing_ + "/new"));
+  // Other mkdir errors and other ops keep the lower fs's answer.
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/file/sub"); }), ENOTDIR);
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       int fd =
+                           ::open((m + "/secret_file").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+                       return fd >= 0 ? (::close(fd), 0) : errno;
+                     }),
+            EEXIST);
+  EXPECT_EQ(in_child(m, [&] { return ::rmdir((m + "/new").c_str()) == 0 ? 0 : errno; }), 0);
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/file") == "data" ? 0 : 1; }), 0);
+  EXPECT_EQ(read_file(backing_ + "/secret_file"), "x");
+}
+
+// Runs fn with uid and gid `id` (real, effective, saved; no supplementary groups).
+int as_id(uid_t id, const std::function<int()>& fn) {
+  if (setgroups(0, nullptr) != 0 || setresgid(id, id, id) != 0 || setresuid(id, id, id) != 0) {
+    return 99;
+  }
+  return fn();
+}
+
+std::set<std::string> names_in(const std::string& dir) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) names.insert(e.path().filename().string());
+  return names;
+}
+
+TEST_F(ExampleMount, PerUidShowsEachAppOnlyItsOwnDirectory) {
+  const uid_t a = 10001, b = 10002;
+  for (const char* d : {"/data/app_a", "/data/app_b", "/data/orphan", "/shared"}) {
+    fs::create_directories(backing_ + d);
+  }
+  ASSERT_EQ(chown((backing_ + "/data/app_a").c_str(), a, a), 0);
+  ASSERT_EQ(chown((backing_ + "/data/app_b").c_str(), b, b), 0);
+  chmod((backing_ + "/data/app_a").c_str(), 0700);
+  chmod((backing_ + "/data/app_b").c_str(), 0700);
+  chmod((backing_ + "/data").c_str(), 0777);  // so that mkdir is decided by the filter
+  chmod(root_.c_str(), 0755);
+  chmod(backing_.c_str(), 0755);
+  mount("--filter " + kExamples + "/per_uid.bpf.o");
+  auto le32 = [](uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  map_set("app_uid", "app_a", le32(a));
+  map_set("app_uid", "app_b", le32(b));
+  std::string m = mnt_, data = mnt_ + "/data";
+  for (auto [me, them] : {std::pair{a, b}, std::pair{b, a}}) {
+    uid_t self = me, other = them;  // lambdas capture variables, not structured bindings
+    std::string mine = self == a ? "app_a" : "app_b", theirs = self == a ? "app_b" : "app_a";
+    EXPECT_EQ(
+        in_child(m, [&] { return as_id(self, [&] { return stat_errno(data + "/" + mine); }); }), 0);
+    // Right after the owner looked it up, the other app still cannot see it (the dentry
+    // the owner's lookup left in the kernel must not answer for another uid).
+    EXPECT_EQ(
+        in_child(m, [&] { return as_id(other, [&] { return stat_errno(data + "/" + mine); }); }),
+        ENOENT);
+    EXPECT_EQ(
+        in_child(m, [&] { return as_id(self, [&] { return stat_errno(data + "/orphan"); }); }),
+        ENOENT);
+    EXPECT_EQ(in_child(m,
+                       [&] {
+                         return as_id(self, [&] {
+                           return names_in(data) == std::set<std::string>{mine} ? 0 : 1;
+                         });
+                       }),
+              0);
+    EXPECT_EQ(in_child(m,
+                       [&] {
+                         return as_id(self, [&] {
+                           std::ofstream(data + "/" + mine + "/f") << "mine";
+                           return read_file(data + "/" + mine + "/f") == "mine" &&
+                                          stat_errno(m + "/shared") == 0
+                                      ? 0
+                                      : 1;
+                         });
+                       }),
+              0);
+    // mkdir cannot tell another app's existing directory from a free name.
+    for (const std::string& n : {theirs, std::string("app_new")}) {
+      EXPECT_EQ(in_child(m,
+                         [&] {
+                           return as_id(self, [&] {
+                             return ::mkdir((data + "/" + n).c_str(), 0700) == 0 ? 0 : errno;
+                           });
+                         }),
+                EPERM);
+    }
+  }
+  EXPECT_EQ(
+      in_child(m,
+               [&] {
+                 return names_in(data) == std::set<std::string>{"app_a", "app_b", "orphan"} ? 0 : 1;
+               }),
+      0);
+  EXPECT_EQ(read_file(backing_ + "/data/app_b/f"), "mine");
+  EXPECT_FALSE(fs::exists(backing_ + "/data/app_new"));
 }
 
 }  // namespace
