@@ -3,6 +3,7 @@
 // in a forked child with a timeout; on timeout the connection is aborted and the mount
 // detached. Exit 77 (skip) without /dev/fuse or root, unless CI=true.
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "composefs/composefs.h"
 #include "fuse/mount.h"
 
 namespace fs = std::filesystem;
@@ -534,6 +536,216 @@ TEST_F(ExampleMount, CaseFoldFindsNamesIgnoringCase) {
                        return got == std::set<std::string>{"Guide.md"} ? 0 : 1;
                      }),
             0);
+}
+
+TEST_F(ExampleMount, MkdirEexistAnswersEpermWhenOnlyTheLowerFsHasTheName) {
+  fs::create_directories(backing_ + "/private");
+  fs::create_directories(backing_ + "/dir");
+  write("secret_file", "x");
+  write("file", "data");
+  mount("--filter " + kExamples + "/mkdir_eexist.bpf.o");
+  map_set("hidden", "private", "\x01");
+  map_set("hidden", "secret_file", "\x01");
+  std::string m = mnt_;
+  auto mkdir_errno = [](const std::string& p) { return ::mkdir(p.c_str(), 0755) == 0 ? 0 : errno; };
+  // Hidden from lookup, so the kernel sends MKDIR and the lower fs says EEXIST.
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/private"); }), ENOENT);
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/private"); }), EPERM);
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/secret_file"); }), EPERM);
+  // Names the kernel can look up get EEXIST from the VFS itself (MKDIR is never sent).
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/dir"); }), EEXIST);
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/new"); }), 0);
+  EXPECT_TRUE(fs::is_directory(backing_ + "/new"));
+  // Other mkdir errors and other ops keep the lower fs's answer.
+  EXPECT_EQ(in_child(m, [&] { return mkdir_errno(m + "/file/sub"); }), ENOTDIR);
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       int fd =
+                           ::open((m + "/secret_file").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+                       return fd >= 0 ? (::close(fd), 0) : errno;
+                     }),
+            EEXIST);
+  EXPECT_EQ(in_child(m, [&] { return ::rmdir((m + "/new").c_str()) == 0 ? 0 : errno; }), 0);
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/file") == "data" ? 0 : 1; }), 0);
+  EXPECT_EQ(read_file(backing_ + "/secret_file"), "x");
+}
+
+// Runs fn with uid and gid `id` (real, effective, saved; no supplementary groups).
+int as_id(uid_t id, const std::function<int()>& fn) {
+  if (setgroups(0, nullptr) != 0 || setresgid(id, id, id) != 0 || setresuid(id, id, id) != 0) {
+    return 99;
+  }
+  return fn();
+}
+
+std::set<std::string> names_in(const std::string& dir) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) names.insert(e.path().filename().string());
+  return names;
+}
+
+TEST_F(ExampleMount, PerUidShowsEachAppOnlyItsOwnDirectory) {
+  const uid_t a = 10001, b = 10002;
+  for (const char* d : {"/data/app_a", "/data/app_b", "/data/orphan", "/shared"}) {
+    fs::create_directories(backing_ + d);
+  }
+  ASSERT_EQ(chown((backing_ + "/data/app_a").c_str(), a, a), 0);
+  ASSERT_EQ(chown((backing_ + "/data/app_b").c_str(), b, b), 0);
+  chmod((backing_ + "/data/app_a").c_str(), 0700);
+  chmod((backing_ + "/data/app_b").c_str(), 0700);
+  chmod((backing_ + "/data").c_str(), 0777);  // so that mkdir is decided by the filter
+  chmod(root_.c_str(), 0755);
+  chmod(backing_.c_str(), 0755);
+  mount("--filter " + kExamples + "/per_uid.bpf.o");
+  auto le32 = [](uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  map_set("app_uid", "app_a", le32(a));
+  map_set("app_uid", "app_b", le32(b));
+  std::string m = mnt_, data = mnt_ + "/data";
+  for (auto [me, them] : {std::pair{a, b}, std::pair{b, a}}) {
+    uid_t self = me, other = them;  // lambdas capture variables, not structured bindings
+    std::string mine = self == a ? "app_a" : "app_b", theirs = self == a ? "app_b" : "app_a";
+    EXPECT_EQ(
+        in_child(m, [&] { return as_id(self, [&] { return stat_errno(data + "/" + mine); }); }), 0);
+    // Right after the owner looked it up, the other app still cannot see it (the dentry
+    // the owner's lookup left in the kernel must not answer for another uid).
+    EXPECT_EQ(
+        in_child(m, [&] { return as_id(other, [&] { return stat_errno(data + "/" + mine); }); }),
+        ENOENT);
+    EXPECT_EQ(
+        in_child(m, [&] { return as_id(self, [&] { return stat_errno(data + "/orphan"); }); }),
+        ENOENT);
+    EXPECT_EQ(in_child(m,
+                       [&] {
+                         return as_id(self, [&] {
+                           return names_in(data) == std::set<std::string>{mine} ? 0 : 1;
+                         });
+                       }),
+              0);
+    EXPECT_EQ(in_child(m,
+                       [&] {
+                         return as_id(self, [&] {
+                           std::ofstream(data + "/" + mine + "/f") << "mine";
+                           return read_file(data + "/" + mine + "/f") == "mine" &&
+                                          stat_errno(m + "/shared") == 0
+                                      ? 0
+                                      : 1;
+                         });
+                       }),
+              0);
+    // mkdir cannot tell another app's existing directory from a free name.
+    for (const std::string& n : {theirs, std::string("app_new")}) {
+      EXPECT_EQ(in_child(m,
+                         [&] {
+                           return as_id(self, [&] {
+                             return ::mkdir((data + "/" + n).c_str(), 0700) == 0 ? 0 : errno;
+                           });
+                         }),
+                EPERM);
+    }
+  }
+  EXPECT_EQ(
+      in_child(m,
+               [&] {
+                 return names_in(data) == std::set<std::string>{"app_a", "app_b", "orphan"} ? 0 : 1;
+               }),
+      0);
+  EXPECT_EQ(read_file(backing_ + "/data/app_b/f"), "mine");
+  EXPECT_FALSE(fs::exists(backing_ + "/data/app_new"));
+}
+
+TEST_F(ExampleMount, ComposefsServesBlobsFetchesMissingOnesAndStaysInItsStore) {
+  namespace cfs = fusebpf::examples::composefs;
+  std::string store = root_ + "/store", remote = root_ + "/remote";
+  auto put_blob = [](const std::string& dir, const std::string& digest, const std::string& data) {
+    std::string path = dir + "/" + cfs::blob_path(digest);
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path) << data;
+  };
+  std::string hello = "hello world\n", readme = "read me", tool(300000, '\0');
+  for (size_t i = 0; i < tool.size(); ++i) tool[i] = static_cast<char>(i * 7 + i / 251);
+  std::string tool_digest = cfs::sha256_hex(tool), escape = cfs::sha256_hex("escape");
+  std::string corrupt = cfs::sha256_hex("the real contents"), lost = cfs::sha256_hex("lost");
+  put_blob(store, cfs::sha256_hex(hello), hello);
+  put_blob(store, cfs::sha256_hex(readme), readme);
+  put_blob(remote, tool_digest, tool);                 // only in the remote: fetched lazily
+  put_blob(remote, corrupt, "not the real contents");  // fails verification
+  fs::create_directories(store + "/" + cfs::blob_path(escape).substr(0, 10));
+  fs::create_symlink("../../../outside", store + "/" + cfs::blob_path(escape));
+  std::ofstream(root_ + "/outside") << "outside the store";
+  std::ofstream manifest(root_ + "/manifest");
+  for (auto [path, digest] : std::initializer_list<std::pair<std::string, std::string>>{
+           {"hello.txt", cfs::sha256_hex(hello)},
+           {"./docs/readme", cfs::sha256_hex(readme)},
+           {"same", cfs::sha256_hex(hello)},
+           {"bin/tool", tool_digest},
+           {"corrupt", corrupt},
+           {"lost", lost},
+           {"escape", escape}}) {
+    manifest << digest << "  " << path << "\n";
+    fs::create_directories(fs::path(backing_ + "/" + path).parent_path());
+    write(path, "");  // the tree holds empty placeholders
+  }
+  manifest.close();
+  write("plain", "not in the image");
+  std::ofstream(root_ + "/cfs.conf")
+      << "store=store\nremote=" << remote << "\nmanifest=manifest  # relative to the cwd\n";
+  fs::path cwd = fs::current_path();
+  fs::current_path(root_);  // CONF and relative paths in it are found from here
+  mount("--filter " + kExamples + "/composefs.bpf.o,root=" + store + " --user-filter " +
+        FUSEBPF_COMPOSEFS_FETCH_SO + ":cfs.conf");
+  fs::current_path(cwd);
+  std::string m = mnt_;
+  auto reads = [&](const std::string& rel, const std::string& want) {
+    return in_child(m, [&] { return read_file(m + "/" + rel) == want ? 0 : 1; });
+  };
+  EXPECT_EQ(reads("hello.txt", hello), 0);
+  EXPECT_EQ(reads("same", hello), 0);
+  EXPECT_EQ(reads("docs/readme", readme), 0);
+  EXPECT_EQ(reads("plain", "not in the image"), 0);
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       struct stat st {};
+                       if (::stat((m + "/docs/readme").c_str(), &st) != 0) return 2;
+                       return st.st_size == static_cast<off_t>(readme.size()) ? 0 : 1;
+                     }),
+            0);
+  // Lazy pulling: the blob appears in the store, complete and verified, on first access.
+  std::string fetched_path = store + "/" + cfs::blob_path(tool_digest);
+  EXPECT_FALSE(fs::exists(fetched_path));
+  EXPECT_EQ(reads("bin/tool", tool), 0);
+  EXPECT_EQ(read_file(fetched_path), tool);
+  int rc = 0;
+  EXPECT_EQ(run_cli("map " + m + " get fetched " + hex(tool_digest), &rc).substr(0, 2), "02");
+  EXPECT_EQ(run_cli("map " + m + " get fetched " + hex(cfs::sha256_hex(hello)), &rc).substr(0, 2),
+            "01");
+  // A blob that fails verification or is nowhere: EIO, and nothing lands in the store.
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/corrupt"); }), EIO);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/lost"); }), EIO);
+  EXPECT_EQ(names_in(store + "/" + cfs::blob_path(corrupt).substr(0, 10)).size(), 0u);
+  EXPECT_EQ(names_in(fs::path(fetched_path).parent_path()).size(), 1u);  // no temp files
+  // Nothing outside the store is reachable: not through a symlink in the store, and not
+  // through a map value that is not a digest (set behind the loader's back).
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/escape"); }), ENOENT);
+  uint64_t evil_key = cfs::path_key("evil");
+  std::string evil(64, '\0');
+  evil.replace(0, 22, "../../../../etc/passwd");
+  write("evil", "");
+  map_set("paths", std::string(reinterpret_cast<const char*>(&evil_key), 8), evil);
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/evil"); }), EIO);
+  // Read-only image; the blob is unchanged.
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       int fd = ::open((m + "/hello.txt").c_str(), O_WRONLY);
+                       return fd >= 0 ? (::close(fd), 0) : errno;
+                     }),
+            EROFS);
+  EXPECT_EQ(read_file(store + "/" + cfs::blob_path(cfs::sha256_hex(hello))), hello);
+  // Blob data go through kernel passthrough: no READ reaches the daemon.
+  std::string out = run_cli("stats --json " + m, &rc);
+  if (out.find("\"passthrough\": true") != std::string::npos) {
+    EXPECT_EQ(out.find("\"READ\""), std::string::npos) << out;
+  }
 }
 
 }  // namespace
