@@ -428,13 +428,7 @@ void FilteredOps::reply_open(StackedFs& fs, Slot& reply, abi::fuse_open_out& out
     out.open_flags |= abi::kFopenDirectIo;
     out.open_flags &= ~abi::kFopenKeepCache;
   } else if (fs.passthrough_.load()) {
-    int32_t id = fs.passthrough_acquire(nodeid, out.fh, flags);
-    if (id >= 0) {
-      out.open_flags |= abi::kFopenPassthrough;
-      out.backing_id = id;
-    } else {
-      out.open_flags |= abi::kFopenDirectIo;
-    }
+    fs.apply_passthrough(out, nodeid, out.fh, flags);
   }
   reply.send(out);
 }
@@ -519,14 +513,7 @@ void FilteredOps::create(StackedFs& fs, const Req<O::kCreate>& req, Slot reply) 
   if (data_filtered(chain, run.program())) {
     o.open_flags = (o.open_flags | abi::kFopenDirectIo) & ~abi::kFopenKeepCache;
   } else if (fs.passthrough_.load()) {
-    int32_t id =
-        fs.passthrough_acquire(created.entry.node, created.handle, static_cast<int>(in.flags));
-    if (id >= 0) {
-      o.open_flags |= abi::kFopenPassthrough;
-      o.backing_id = id;
-    } else {
-      o.open_flags |= abi::kFopenDirectIo;
-    }
+    fs.apply_passthrough(o, created.entry.node, created.handle, static_cast<int>(in.flags));
   }
   reply.send(out);
 }

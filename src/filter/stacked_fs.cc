@@ -341,19 +341,24 @@ void StackedFs::reply_open(Slot& reply, uint64_t nodeid, backing::HandleId handl
     if (cache_.cache_dir) out.open_flags |= abi::kFopenCacheDir | abi::kFopenKeepCache;
   } else {
     if (cache_.keep_cache) out.open_flags |= abi::kFopenKeepCache;
-    if (passthrough_.load()) {
-      int32_t id = passthrough_acquire(nodeid, handle, flags);
-      if (id >= 0) {
-        out.open_flags |= abi::kFopenPassthrough;
-        out.backing_id = id;
-      } else {
-        // Another open holds a read-only backing file: serve this one through the daemon
-        // without the page cache, which the kernel allows next to passthrough opens.
-        out.open_flags |= abi::kFopenDirectIo;
-      }
-    }
+    if (passthrough_.load()) apply_passthrough(out, nodeid, handle, flags);
   }
   reply.send(out);
+}
+
+void StackedFs::apply_passthrough(abi::fuse_open_out& out, uint64_t nodeid,
+                                  backing::HandleId handle, int flags) {
+  int32_t id = passthrough_acquire(nodeid, handle, flags);
+  if (id >= 0) {
+    // The kernel fails (EIO) a passthrough open that also asks to keep the page cache:
+    // passthrough files have none.
+    out.open_flags = (out.open_flags & ~abi::kFopenKeepCache) | abi::kFopenPassthrough;
+    out.backing_id = id;
+  } else {
+    // Another open holds a read-only backing file: serve this one through the daemon
+    // without the page cache, which the kernel allows next to passthrough opens.
+    out.open_flags |= abi::kFopenDirectIo;
+  }
 }
 
 void StackedFs::open(const Req<O::kOpen>& req, Slot reply) {
@@ -379,15 +384,7 @@ void StackedFs::reply_created(Slot& reply, const backing::Backing::Created& crea
   fill_entry(out.entry, created.entry);
   out.open.fh = created.handle;
   if (cache_.keep_cache) out.open.open_flags |= abi::kFopenKeepCache;
-  if (passthrough_.load()) {
-    int32_t id = passthrough_acquire(created.entry.node, created.handle, flags);
-    if (id >= 0) {
-      out.open.open_flags |= abi::kFopenPassthrough;
-      out.open.backing_id = id;
-    } else {
-      out.open.open_flags |= abi::kFopenDirectIo;
-    }
-  }
+  if (passthrough_.load()) apply_passthrough(out.open, created.entry.node, created.handle, flags);
   static_assert(sizeof out == sizeof(abi::fuse_entry_out) + sizeof(abi::fuse_open_out));
   reply.send(out);
 }

@@ -129,6 +129,10 @@ class StackedFs : public fuse::OpHandler {
   // Passthrough: one backing id per inode, shared by its concurrent opens.
   int32_t passthrough_acquire(uint64_t nodeid, backing::HandleId handle, int flags);
   void passthrough_release(backing::HandleId handle);
+  // Makes an open reply use passthrough (or, when the backing id cannot be shared, direct I/O
+  // through the daemon).
+  void apply_passthrough(abi::fuse_open_out& out, uint64_t nodeid, backing::HandleId handle,
+                         int flags);
 
   backing::Backing& backing_;
   StackedFsOptions options_;

@@ -4,6 +4,7 @@
 // expectations below). One process = one configuration, chosen on the command line:
 //
 //   it_diff --lower=tmpfs|ext4 --passthrough=on|off --creds=caller|daemon [--transport=NAME]
+//           [--cache=none|auto|always]
 //
 // Robustness: a scenario that does not finish within FUSEBPF_TEST_STEP_TIMEOUT (60 s) has its
 // connection aborted, the daemon is remounted, and after two hangs the remaining scenarios fail
@@ -31,16 +32,19 @@ struct Config {
   bool passthrough = true;
   std::string creds = "caller";
   std::string transport;  // empty: the daemon's default
+  std::string cache;      // empty: the daemon's default (auto)
 
   std::string name() const {
-    return fmt::format("{}_{}_{}{}", lower_name(lower), passthrough ? "pt" : "nopt", creds,
-                       transport.empty() ? "" : "_" + transport);
+    return fmt::format("{}_{}_{}{}{}", lower_name(lower), passthrough ? "pt" : "nopt", creds,
+                       transport.empty() ? "" : "_" + transport,
+                       cache.empty() ? "" : "_cache_" + cache);
   }
   std::vector<std::string> mount_args() const {
     std::vector<std::string> args;
     if (!passthrough) args.push_back("--no-passthrough");
     args.push_back("--creds=" + creds);
     if (!transport.empty()) args.push_back("--transport=" + transport);
+    if (!cache.empty()) args.push_back("--cache=" + cache);
     return args;
   }
 };
@@ -387,6 +391,8 @@ bool parse_config(std::vector<std::string>& args) {
       g_config.creds = a.substr(8);
     } else if (a.rfind("--transport=", 0) == 0) {
       g_config.transport = a.substr(12);
+    } else if (a == "--cache=none" || a == "--cache=auto" || a == "--cache=always") {
+      g_config.cache = a.substr(8);
     } else {
       ++it;
       continue;
