@@ -11,7 +11,6 @@
 #include <memory>
 
 #include "bpf/runtime.h"
-#include "cli/bpf_cmd.h"
 #include "filter/chain.h"
 
 namespace fusebpf::cli {
@@ -86,7 +85,7 @@ int run_verify(const std::string& path) {
   }
   // Per program: the verifier's verdict against the hook it is bound to.
   auto report = bpf::verify_all(*obj, filter::filter_platform(), [&](const bpf::RawProgram& p) {
-    return fuse_ops_context(*obj, p);
+    return filter::program_context(*obj, p);
   });
   std::cout << "programs:\n" << report.text;
   std::cout << "maps:";
@@ -110,16 +109,8 @@ int run_verify(const std::string& path) {
     std::cout << "verdict: REJECTED\n" << chain.error() << "\n";
     return 1;
   }
-  for (const auto& table : obj->struct_ops()) {
-    if (table.type_name != "fuse_ops") continue;
-    std::string name = table.string_member("name");
-    const filter::BpfOps* ops = (*chain)->ops_by_name(name.empty() ? table.var_name : name);
-    std::cout << fmt::format("fuse_ops {}:", name.empty() ? table.var_name : name);
-    for (const auto& m : table.members) {
-      if (!m.program.empty()) std::cout << " " << m.name;
-    }
-    std::cout << "\n";
-    if (ops == nullptr) continue;
+  auto consequences = [](const filter::BpfOps* ops) {
+    if (ops == nullptr) return;
     std::cout << "  names/attributes: "
               << (!ops->filters_names() ? "not filtered"
                   : ops->per_caller()   ? "filtered per caller (never cached by the kernel)"
@@ -128,6 +119,23 @@ int run_verify(const std::string& path) {
               << (ops->filters_data() ? "filtered (files served by the daemon)"
                                       : "not filtered (kernel passthrough kept)")
               << "\n";
+  };
+  for (const auto& table : obj->struct_ops()) {
+    if (table.type_name != "fuse_ops") continue;
+    std::string name = table.string_member("name");
+    if (name.empty()) name = table.var_name;
+    std::cout << fmt::format("fuse_ops {}:", name);
+    for (const auto& m : table.members) {
+      if (!m.program.empty()) std::cout << " " << m.name;
+    }
+    std::cout << "\n";
+    consequences((*chain)->ops_by_name(name));
+  }
+  for (const auto& p : obj->programs()) {
+    if (p.section.rfind("fuse/", 0) != 0) continue;
+    std::string name = p.section.substr(5);
+    std::cout << fmt::format("{} (Android single-program form): every op\n", name);
+    consequences((*chain)->ops_by_name(name));
   }
   std::cout << "verdict: ok\n";
   return 0;

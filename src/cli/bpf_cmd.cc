@@ -34,24 +34,6 @@ int run_disasm(const BpfArgs& args) {
 
 }  // namespace
 
-const bpf::ContextDescriptor* fuse_ops_context(const bpf::Object& obj,
-                                               const bpf::RawProgram& program) {
-  for (const auto& table : obj.struct_ops()) {
-    if (table.type_name != "fuse_ops") continue;
-    for (const auto& member : table.members) {
-      if (member.program != program.name) continue;
-      if (member.name == "default_filter") return &filter::hook_context(std::nullopt, false);
-      for (size_t i = 0; i < filter::kFilterOpCount; ++i) {
-        auto op = static_cast<filter::FilterOp>(i);
-        std::string base(filter::filter_op_name(op));
-        if (member.name == base + "_prefilter") return &filter::hook_context(op, false);
-        if (member.name == base + "_postfilter") return &filter::hook_context(op, true);
-      }
-    }
-  }
-  return nullptr;
-}
-
 namespace {
 
 int run_verify(const BpfArgs& args) {
@@ -69,7 +51,7 @@ int run_verify(const BpfArgs& args) {
   raw.raw_memory = true;
   raw.r2_is_size = true;
   auto report = bpf::verify_all(*obj, filter::filter_platform(), [&](const bpf::RawProgram& p) {
-    const bpf::ContextDescriptor* hook = fuse_ops_context(*obj, p);
+    const bpf::ContextDescriptor* hook = filter::program_context(*obj, p);
     return hook != nullptr ? hook : &raw;
   });
   std::cout << report.text;

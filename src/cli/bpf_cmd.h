@@ -7,13 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
-#include "bpf/runtime.h"
-
 namespace fusebpf::cli {
-
-// The filter hook context of a program bound in a `struct fuse_ops` table (nullptr: none).
-const bpf::ContextDescriptor* fuse_ops_context(const bpf::Object& obj,
-                                               const bpf::RawProgram& program);
 
 // Adds the `bpf` subcommand to `app`; returns a function that runs it when it was selected
 // (and returns its exit status), to be called after parsing.

@@ -161,7 +161,11 @@ Result<std::unique_ptr<filter::FilterChain>, std::string> load_filters(const Mou
   fc.engine = config.engine;
   if (!config.filter.empty()) std::tie(fc.bpf_object, fc.ops_name) = split_spec(config.filter);
   if (!config.user_filter.empty()) {
-    auto [lib, arg] = split_spec(config.user_filter);
+    // lib.so:ARG, where ARG may hold any character (a path, a ':' list).
+    auto so = config.user_filter.find(".so:");
+    auto [lib, arg] = so == std::string::npos ? split_spec(config.user_filter)
+                                              : std::pair(config.user_filter.substr(0, so + 3),
+                                                          config.user_filter.substr(so + 4));
     void* handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) return fail(std::string("--user-filter: ") + dlerror());
     auto factory =

@@ -231,6 +231,25 @@ bool BpfOps::filters_names() const {
   return default_ || android_;
 }
 
+const bpf::ContextDescriptor* program_context(const bpf::Object& obj,
+                                              const bpf::RawProgram& program) {
+  if (android::table_name(program.section)) return &android::context();
+  for (const auto& table : obj.struct_ops()) {
+    if (table.type_name != "fuse_ops") continue;
+    for (const auto& member : table.members) {
+      if (member.program != program.name) continue;
+      if (member.name == "default_filter") return &hook_context(std::nullopt, false);
+      for (size_t i = 0; i < kFilterOpCount; ++i) {
+        auto op = static_cast<FilterOp>(i);
+        std::string base(filter_op_name(op));
+        if (member.name == base + "_prefilter") return &hook_context(op, false);
+        if (member.name == base + "_postfilter") return &hook_context(op, true);
+      }
+    }
+  }
+  return nullptr;
+}
+
 // ---- FilterChain ----------------------------------------------------------------------
 
 FilterChain::FilterChain(FilterConfig config) : config_(std::move(config)) {}
@@ -364,6 +383,9 @@ Result<void, std::string> FilterChain::load() {
   }
   auto android = load_android();
   if (!android) return android;
+  for (auto& t : tables_) {  // an Android-form program decides every op, names included
+    if (t->android_ && calls_per_caller_helper(*t->android_)) t->per_caller_ = true;
+  }
   if (tables_.empty()) {
     return fail(path +
                 ": no SEC(\".struct_ops\") struct fuse_ops table or SEC(\"fuse/<name>\") program");

@@ -59,6 +59,10 @@ fuse::Opcode filter_op_opcode(FilterOp op);
 // The verifier context of `<op>_prefilter` (post = false) or `<op>_postfilter`, and of
 // default_filter (op = nullopt): the struct_ops u64 argument array.
 const bpf::ContextDescriptor& hook_context(std::optional<FilterOp> op, bool post);
+// The context a program of `obj` runs with as a filter: its hook's, when a `struct fuse_ops`
+// table binds it, or the Android form's for a `fuse/<name>` section; nullptr otherwise.
+const bpf::ContextDescriptor* program_context(const bpf::Object& obj,
+                                              const bpf::RawProgram& program);
 // Platform::standard() plus bpf_fuse_get_ro_dynptr / bpf_fuse_get_rw_dynptr /
 // bpf_fuse_return_len and every hook context.
 const bpf::Platform& filter_platform();
