@@ -35,5 +35,5 @@ if [[ $(id -u) -eq 0 ]]; then
 fi
 
 build_type=${FUSEBPF_BUILD_TYPE:-RelWithDebInfo}
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DFUSEBPF_EXCLUDE= >/dev/null
 cmake --build build -j"$(nproc)"
