@@ -13,7 +13,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import shlex
 import signal
 import statistics
@@ -228,14 +227,14 @@ def quick_or_full(mode):
     if mode == "smoke":  # checks the harness itself in about a minute; numbers mean nothing
         return dict(reps=1, fio_runtime=0.5, fio_ramp=0, seq_size="16m", rand_size="8m",
                     meta_files=200, openclose=500, rename=200, readdir_rounds=2,
-                    tree_files=300, lat_iter=100, lat_reps=1)
+                    tree_files=300)
     if mode == "full":
         return dict(reps=5, fio_runtime=5, fio_ramp=1, seq_size="1g", rand_size="256m",
                     meta_files=20000, openclose=50000, rename=20000, readdir_rounds=20,
-                    tree_files=30000, lat_iter=3000, lat_reps=3)
+                    tree_files=30000)
     return dict(reps=3, fio_runtime=1, fio_ramp=0.25, seq_size="128m", rand_size="32m",
                 meta_files=2000, openclose=5000, rename=2000, readdir_rounds=5,
-                tree_files=4000, lat_iter=1000, lat_reps=3)
+                tree_files=4000)
 
 
 FIO_JOBS = [
@@ -339,9 +338,7 @@ class Bench:
         self.samples = {}   # (row, lower, workload) -> [values]
         self.failures = {}  # (row, lower) -> reason
         self.stats = {}     # (row, lower) -> last `fusebpf stats --json` snapshot
-        self.percpu = {}    # (row, cpu, op) -> [median us]
         self.work = args.work
-        self.cache_override = None  # e.g. ["--cache=none"] for the per-CPU latency rows
 
     # -- mounting --
 
@@ -351,8 +348,7 @@ class Bench:
             return backing
         log_path = os.path.join(self.work, "logs", f"{row.name}-{lower}.log")
         if row.kind == "fusebpf":
-            cache = self.cache_override or ["--cache=auto"]
-            cmd = [self.args.fusebpf, "mount", *cache, "--threads", "2", "--log", log_path]
+            cmd = [self.args.fusebpf, "mount", "--cache=auto", "--threads", "2", "--log", log_path]
             cmd += ["--transport=uring"] if row.name == "fusebpf-uring" else ["--transport=dev"]
             if row.name == "fusebpf-nopt":
                 cmd.append("--no-passthrough")
@@ -426,7 +422,6 @@ class Bench:
         backing = os.path.join(base, "data")
         os.makedirs(backing)
         mp = os.path.join(self.work, "mnt", f"{row.name}-{lower}")
-        self.cache_override = None
         self._stats1 = None
         t0 = time.monotonic()
         try:
@@ -498,39 +493,6 @@ class Bench:
             self.add(row, lower, "tree-du", timed(["du", "-s", src], 600))
             self.add(row, lower, "tree-walk", fsops(args, "walk", src, timeout=900)["seconds"])
         return root
-
-    # -- issue 5: per-CPU latency with both transports --
-
-    def run_percpu(self, lower_root):
-        cfg = self.cfg
-        rows = [Row("native", "native", "native"),
-                Row("fusebpf", "fusebpf /dev/fuse --cache=none", "fusebpf"),
-                Row("fusebpf-uring", "fusebpf io_uring --cache=none", "fusebpf")]
-        for r in rows:
-            r.extra = []
-        for rep in range(cfg["lat_reps"]):
-            for row in rows:
-                base = os.path.join(lower_root, f"lat-{row.name}.{rep}")
-                backing = os.path.join(base, "data")
-                os.makedirs(backing)
-                mp = os.path.join(self.work, "mnt", f"lat-{row.name}")
-                self.cache_override = ["--cache=none"]
-                try:
-                    root = self.mount(row, backing, mp, "tmpfs")
-                    p = run([self.args.latency_probe, root, "-n", str(cfg["lat_iter"]), "-w", "200"], 600)
-                    for line in p.stdout.splitlines():
-                        m = re.match(r"^(\d+)\s+(\w+)\s+([\d.]+)\s+([\d.]+)$", line.strip())
-                        if m:
-                            key = (row.name, int(m.group(1)), m.group(2))
-                            self.percpu.setdefault(key, []).append(float(m.group(3)))
-                except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
-                    log(f"  latency {row.name}: FAILED: {e}")
-                    self.failures.setdefault((f"latency:{row.name}", "tmpfs"), str(e)[-300:])
-                finally:
-                    self.cache_override = None
-                    self.unmount(row, mp)
-                    subprocess.run(["rm", "-rf", base], check=False, timeout=300)
-            log(f"  latency rep {rep} done")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -705,32 +667,12 @@ def evaluate_targets(results, bench, lowers):
     return lines
 
 
-def percpu_section(bench):
-    if not bench.percpu:
-        return ["(not run)"]
-    lines = ["| row | op | " + " | ".join(f"CPU {c} median us" for c in sorted({k[1] for k in bench.percpu}))
-             + " | max/min across CPUs |", "|---|---|" + "---|" * (len({k[1] for k in bench.percpu}) + 1)]
-    cpus = sorted({k[1] for k in bench.percpu})
-    meds = {}
-    for row in ("native", "fusebpf", "fusebpf-uring"):
-        for op in ("stat", "open", "create"):
-            vals = [median(bench.percpu.get((row, c, op), [])) for c in cpus]
-            if any(v is None for v in vals):
-                continue
-            meds[(row, op)] = vals
-            lines.append(f"| {row} | {op} | " + " | ".join(f"{v:.1f}" for v in vals)
-                         + f" | {max(vals) / min(vals):.2f} |")
-    lines.append("")
-    for op in ("stat", "open", "create"):
-        u, d = meds.get(("fusebpf-uring", op)), meds.get(("fusebpf", op))
-        if not u or not d:
-            continue
-        spread = max(u) / min(u)
-        speedup = statistics.median(d) / statistics.median(u)
-        ok = spread <= 1.2 and speedup >= 2
-        lines.append(f"- {op}: io_uring spread across CPUs {spread:.2f} (target <= 1.20), /dev/fuse median / "
-                     f"io_uring median = {speedup:.2f}x (target >= 2x): **{'MET' if ok else 'MISSED'}**")
-    return lines
+def percpu_markdown(path):
+    """The table bench/latency_cpu.sh wrote (run.sh runs it before the harness)."""
+    if not path or not os.path.exists(path):
+        return "(not run: see bench/latency_cpu.sh)"
+    with open(path) as f:
+        return f.read().strip() + "\n\nProduced by `bench/latency_cpu.sh` in the same run.\n"
 
 
 def latency_section(bench):
@@ -812,10 +754,7 @@ def write_report(bench, rows, lowers, results, charts, machine, outdir, micro):
     L.append("\n## Per-operation latency from `fusebpf stats --json`\n")
     L += latency_section(bench)
     L.append("\n## Per-CPU latency (issue 5): caller pinned to each CPU, `--cache=none`, tmpfs\n")
-    L.append(f"tools/latency_probe, {bench.cfg['lat_iter']} iterations per CPU and op after 200 warm-up, "
-             f"{bench.cfg['lat_reps']} interleaved repetitions; median of the per-repetition medians. "
-             "stat = getattr with zero attribute timeout; open = open+close; create = create+close+unlink.\n")
-    L += percpu_section(bench)
+    L.append(percpu_markdown(bench.args.percpu_md))
     if micro:
         L.append("\n## Micro-benchmarks (bench/micro_*, Google Benchmark; median of 3 repetitions)\n")
         L += micro
@@ -897,7 +836,6 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--fusebpf", required=True)
-    ap.add_argument("--latency-probe", dest="latency_probe", default="")
     ap.add_argument("--fsops", required=True)
     ap.add_argument("--passthrough-ll", dest="passthrough_ll", default="")
     ap.add_argument("--passthrough-hp", dest="passthrough_hp", default="")
@@ -909,7 +847,8 @@ def main():
     ap.add_argument("--groups", default="data,metadata,source-tree")
     ap.add_argument("--micro-dir", dest="micro_dir", default="",
                     help="directory of Google Benchmark JSON files to summarize in the report")
-    ap.add_argument("--no-percpu", dest="no_percpu", action="store_true")
+    ap.add_argument("--percpu-md", dest="percpu_md", default="",
+                    help="markdown from bench/latency_cpu.sh to include as the per-CPU section")
     args = ap.parse_args()
 
     bench = Bench(args)
@@ -940,8 +879,6 @@ def main():
             for lower, root in lowers.items():
                 for row in active:
                     bench.run_row(rep, row, lower, root)
-        if not args.no_percpu and args.latency_probe and "tmpfs" in lowers:
-            bench.run_percpu(lowers["tmpfs"])
     finally:
         mounts.cleanup(args.fusebpf)
         if getattr(args, "loop_device", None):
@@ -956,8 +893,6 @@ def main():
                    "rows": [{"row": r.name, "options": r.options, "status": r.unavailable or "ran"} for r in rows],
                    "results": results,
                    "fusebpf_stats": [{"row": k[0], "lower": k[1], **v} for k, v in bench.stats.items()],
-                   "percpu_latency_us": [{"row": k[0], "cpu": k[1], "op": k[2], "median": median(v), "values": v}
-                                         for k, v in sorted(bench.percpu.items())],
                    "failures": [{"row": k[0], "lower": k[1], "reason": v} for k, v in bench.failures.items()]},
                   f, indent=1)
     write_report(bench, rows, list(lowers), results, charts, machine, args.out, micro)

@@ -16,7 +16,7 @@
 #   --groups data,metadata,source-tree   only these workload groups
 #   --no-latest        do not replace bench/results/latest/ (for partial runs)
 #   --no-micro         skip the Google Benchmark micro-benchmarks
-#   --no-percpu        skip the per-CPU latency section (issue 5)
+#   --no-percpu        skip the per-CPU latency section (issue 5, bench/latency_cpu.sh)
 #
 # Output: bench/results/<timestamp>/{report.md,results.json,*.svg,*.png}; also copied to
 # bench/results/latest/. Needs root (mounts, loop devices, drop_caches). Everything mounted or
@@ -31,6 +31,7 @@ build_dir=""
 install=1
 build=1
 micro=1
+percpu=1
 latest=1
 pass=()
 while (($#)); do
@@ -43,7 +44,7 @@ while (($#)); do
     --no-build) build=0 ;;
     --no-micro) micro=0 ;;
     --no-latest) latest=0 ;;
-    --no-percpu) pass+=("$1") ;;
+    --no-percpu) percpu=0 ;;
     --rows | --lowers | --reps | --groups) pass+=("$1" "$2"); shift ;;
     -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
@@ -174,10 +175,28 @@ if ((micro)); then
   done
 fi
 
+# ---- per-CPU latency of both transports (issue 5): its own mounts, cleaned up by the script ------
+percpu_md=""
+if ((percpu)); then
+  mkdir -p "$out"
+  case $mode in
+    smoke) lat=(--rounds 1 -n 200 -w 50) ;;
+    full) lat=(--rounds 5 -n 5000 -w 500) ;;
+    *) lat=(--rounds 3 -n 2000 -w 300) ;;
+  esac
+  log "per-CPU latency (bench/latency_cpu.sh ${lat[*]})"
+  if bash bench/latency_cpu.sh --build-dir "$build_dir" "${lat[@]}" --out "$out/latency_cpu.md" \
+      >/dev/null; then
+    percpu_md=$out/latency_cpu.md
+  else
+    log "latency_cpu.sh failed; the report has no per-CPU section"
+  fi
+fi
+
 # ---- the run -----------------------------------------------------------------------------------
 log "mode $mode, scratch $work, results $out"
 python3 bench/harness.py --mode "$mode" --repo "$repo" --work "$work" --out "$out" \
-  --fusebpf "$fusebpf" --latency-probe "$build_dir/tools/latency_probe/latency_probe" \
+  --fusebpf "$fusebpf" --percpu-md "$percpu_md" \
   --fsops "$work/bin/fsops" --passthrough-ll "$ptll" --passthrough-hp "$pthp" \
   --ext4-image "$image" --ext4-size "$([[ $mode == full ]] && echo 8G || echo 4G)" \
   --micro-dir "$micro_dir" "${pass[@]}" &
@@ -189,6 +208,7 @@ if ((latest)); then
   rm -rf bench/results/latest
   mkdir -p bench/results/latest
   cp "$out"/report.md "$out"/results.json bench/results/latest/
+  [[ -f $out/latency_cpu.md ]] && cp "$out/latency_cpu.md" bench/results/latest/
   cp "$out"/*.svg "$out"/*.png bench/results/latest/ 2>/dev/null || true
   log "done: $out/report.md (copied to bench/results/latest/)"
 else

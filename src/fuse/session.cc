@@ -125,6 +125,11 @@ Result<void, SessionError> Session::run() {
     uring_->stop();
     auto joined = uring_->join();
     if (!joined && !first_error) first_error = joined.error();
+    auto counts = uring_->per_queue();
+    for (size_t q = 0; q < counts.size(); ++q) {
+      FUSEBPF_LOG(kInfo, "io_uring queue {}: {} requests, {} of them off its CPU", q,
+                  counts[q].served, counts[q].off_cpu);
+    }
   }
   if (first_error) return fail(*first_error);
   return {};
@@ -414,7 +419,13 @@ Result<void> Session::close_backing(int32_t backing_id) {
 SessionStats Session::stats() const {
   SessionStats s;
   s.transport = transport();
-  if (uring_active_.load(std::memory_order_acquire)) s.uring_requests = uring_->served();
+  if (uring_active_.load(std::memory_order_acquire)) {
+    s.uring_requests = uring_->served();
+    for (const auto& counts : uring_->per_queue()) {
+      s.uring_queue_requests.push_back(counts.served);
+      s.uring_queue_off_cpu.push_back(counts.off_cpu);
+    }
+  }
   for (uint32_t op = 0; op <= kMaxOpcode; ++op) {
     const auto& c = (*counters_)[op];
     uint64_t count = c.count.load(std::memory_order_relaxed);

@@ -60,7 +60,11 @@ struct OpStats {
 struct SessionStats {
   std::string_view transport;   // "dev" or "uring" (what is serving requests)
   uint64_t uring_requests = 0;  // requests that arrived through io_uring queues
-  std::vector<OpStats> ops;     // only opcodes seen at least once
+  // Per io_uring queue (index = qid = the CPU it serves): requests, and how many of them
+  // its thread started on another CPU (should stay 0: the queue thread is pinned).
+  std::vector<uint64_t> uring_queue_requests;
+  std::vector<uint64_t> uring_queue_off_cpu;
+  std::vector<OpStats> ops;  // only opcodes seen at least once
   uint64_t requests = 0;
   uint64_t unknown_opcodes = 0;
   uint64_t malformed = 0;

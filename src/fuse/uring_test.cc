@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "abi/fuse_kernel.h"
+#include "fuse/internal/uring_queue.h"
 #include "fuse/mount.h"
 #include "fuse/session.h"
 
@@ -339,6 +340,19 @@ TEST(UringMount, ServesStatReaddirAndReadOnRingThreads) {
   EXPECT_GT(m.fs_.pinned_requests(), 20u) << "requests were not served on pinned ring threads";
   EXPECT_GE(m.fs_.pinned_requests() * 10, m.fs_.requests() * 9)
       << m.fs_.pinned_requests() << " of " << m.fs_.requests() << " on ring threads";
+  // The kernel picks the queue by the caller's CPU and the child visited every CPU it may
+  // use: each of those queues served some, and always on its own CPU.
+  ASSERT_EQ(stats.uring_queue_requests.size(), possible_cpu_count());
+  ASSERT_EQ(stats.uring_queue_off_cpu.size(), possible_cpu_count());
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  for (unsigned q = 0; q < possible_cpu_count(); ++q) {
+    if (CPU_ISSET(q, &allowed)) {
+      EXPECT_GT(stats.uring_queue_requests[q], 0u) << "queue " << q;
+    }
+    EXPECT_EQ(stats.uring_queue_off_cpu[q], 0u) << "queue " << q << " served off its CPU";
+  }
   EXPECT_TRUE(m.unmount_and_wait()) << "run() did not return after unmount";
   EXPECT_EQ(m.run_error_, "");
 }

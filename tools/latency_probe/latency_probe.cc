@@ -1,14 +1,20 @@
 // latency_probe: per-CPU latency of metadata operations in a directory, for comparing FUSE
 // transports (issue 5). For each CPU in turn the probe pins itself there and times N
-// iterations of each operation, then prints the median and p90 per (CPU, operation) and, per
-// operation, how far apart the CPUs' medians are.
+// iterations of each operation, then prints the median, p90 and p99 per (CPU, operation) and,
+// per operation, how far apart the CPUs' medians are.
 //
-//   latency_probe DIR [-n ITERATIONS] [-w WARMUP] [--cpus 0,1,...] [--ops stat,open,create]
+//   latency_probe DIR [-n ITERATIONS] [-w WARMUP] [--cpus 0,1,...]
+//                 [--ops getattr,stat,open,create]
 //
-//   stat    stat(2) of one file (mount with zero attribute timeouts, e.g. --cache=none, or
-//           the kernel answers from its cache)
-//   open    open(2) O_RDONLY + close(2) of that file
-//   create  open(2) O_CREAT|O_EXCL + close(2) + unlink(2) of a fresh name
+// What one timed operation is, and what a FUSE mount with zero entry and attribute timeouts
+// (fusebpf --cache=none) sends for it:
+//   getattr  fstat(2) of an O_PATH fd of one file: GETATTR
+//   stat     stat(2) of that file by path: LOOKUP (dentry revalidation) + GETATTR
+//   open     open(2) O_RDONLY + close(2) of that file: LOOKUP + OPEN + FLUSH (+ RELEASE,
+//            which the kernel sends without waiting for it)
+//   create   open(2) O_CREAT|O_EXCL + close(2) + unlink(2) of a fresh name: LOOKUP + CREATE +
+//            FLUSH + UNLINK (+ RELEASE)
+// With non-zero timeouts the kernel answers some of these from its caches.
 //
 // Not a test: it only measures. Exit status 1 on a failed operation or bad arguments.
 #include <fcntl.h>
@@ -35,7 +41,7 @@ struct Options {
   int iterations = 2000;
   int warmup = 200;
   std::vector<int> cpus;  // empty: every CPU we may run on
-  std::vector<std::string> ops = {"stat", "open", "create"};
+  std::vector<std::string> ops = {"getattr", "stat", "open", "create"};
 };
 
 uint64_t now_ns() {
@@ -58,7 +64,7 @@ std::vector<std::string> split(std::string_view s) {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "latency_probe: %s\nusage: latency_probe DIR [-n ITERATIONS] [-w WARMUP] "
-               "[--cpus 0,1,...] [--ops stat,open,create]\n",
+               "[--cpus 0,1,...] [--ops getattr,stat,open,create]\n",
                why);
   std::exit(1);
 }
@@ -90,7 +96,9 @@ Options parse(int argc, char** argv) {
   if (o.dir.empty()) usage("no directory");
   if (o.iterations < 1 || o.warmup < 0) usage("bad iteration count");
   for (const auto& op : o.ops) {
-    if (op != "stat" && op != "open" && op != "create") usage("unknown operation");
+    if (op != "getattr" && op != "stat" && op != "open" && op != "create") {
+      usage("unknown operation");
+    }
   }
   if (o.cpus.empty()) {
     cpu_set_t set;
@@ -115,11 +123,22 @@ class Probe {
     int fd = ::open(file_.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) die("create " + file_);
     ::close(fd);
+    path_fd_ = ::open(file_.c_str(), O_PATH | O_CLOEXEC);
+    if (path_fd_ < 0) die("open O_PATH " + file_);
     prefix_ = o.dir + "/latency_probe." + std::to_string(getpid()) + ".";
   }
-  ~Probe() { ::unlink(file_.c_str()); }
+  ~Probe() {
+    ::close(path_fd_);
+    ::unlink(file_.c_str());
+  }
 
   uint64_t run(const std::string& op) {
+    if (op == "getattr") {
+      struct stat st {};
+      uint64_t t = now_ns();
+      if (::fstat(path_fd_, &st) != 0) die("fstat " + file_);
+      return now_ns() - t;
+    }
     if (op == "stat") {
       struct stat st {};
       uint64_t t = now_ns();
@@ -144,6 +163,7 @@ class Probe {
 
  private:
   std::string dir_, file_, prefix_;
+  int path_fd_ = -1;
   uint64_t counter_ = 0;
 };
 
@@ -168,7 +188,7 @@ int main(int argc, char** argv) {
   if (::statfs(o.dir.c_str(), &fs) != 0) fs.f_type = 0;  // only informative
   std::printf("# latency_probe %s (f_type 0x%lx), %d iterations after %d warm-up, times in us\n",
               o.dir.c_str(), static_cast<unsigned long>(fs.f_type), o.iterations, o.warmup);
-  std::printf("%-4s %-7s %10s %10s\n", "cpu", "op", "median", "p90");
+  std::printf("%-4s %-7s %10s %10s %10s\n", "cpu", "op", "median", "p90", "p99");
   Probe probe(o);
   struct Row {
     std::string op;
@@ -185,7 +205,8 @@ int main(int argc, char** argv) {
       std::vector<uint64_t> samples(static_cast<size_t>(o.iterations));
       for (auto& s : samples) s = probe.run(op);
       double median = quantile_us(samples, 0.5), p90 = quantile_us(samples, 0.9);
-      std::printf("%-4d %-7s %10.1f %10.1f\n", cpu, op.c_str(), median, p90);
+      double p99 = quantile_us(samples, 0.99);
+      std::printf("%-4d %-7s %10.2f %10.2f %10.2f\n", cpu, op.c_str(), median, p90, p99);
       std::fflush(stdout);
       rows.push_back({op, median});
     }

@@ -172,6 +172,11 @@ int run(int argc, char** argv) {
   std::printf("probe_fs: %lu requests, %lu through io_uring\n",
               static_cast<unsigned long>(stats.requests),
               static_cast<unsigned long>(stats.uring_requests));
+  for (size_t q = 0; q < stats.uring_queue_requests.size(); ++q) {
+    std::printf("probe_fs: io_uring queue %zu: %lu requests, %lu off its CPU\n", q,
+                static_cast<unsigned long>(stats.uring_queue_requests[q]),
+                static_cast<unsigned long>(stats.uring_queue_off_cpu[q]));
+  }
   if (!served) return std::fprintf(stderr, "probe_fs: %s\n", served.error().message.c_str()), 1;
   return 0;
 }

@@ -1,11 +1,13 @@
 // FUSE-over-io_uring queues; see uring_queue.h and src/abi/fuse_uring.h.
 #include "fuse/internal/uring_queue.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "abi/fuse_kernel.h"
@@ -316,7 +318,11 @@ void UringQueue::stop() {
 
 bool UringQueue::on_completion(RingEntry& entry, int res, const ProcessFn& process) {
   if (res == 0) {
-    served_.fetch_add(1, std::memory_order_relaxed);
+    // Only this thread writes the counters: plain load + store, no locked instruction.
+    served_.store(served_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (static_cast<unsigned>(sched_getcpu()) != config_.qid) {
+      off_cpu_.store(off_cpu_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
     auto message = entry.begin_request();
     if (message.empty()) {
       FUSEBPF_LOG(kError, "io_uring queue {}: request with an oversized payload", config_.qid);
@@ -354,6 +360,10 @@ bool UringQueue::on_completion(RingEntry& entry, int res, const ProcessFn& proce
 Result<void, SessionError> UringQueue::serve(const ProcessFn& process) {
   owner_ = std::this_thread::get_id();
   pin_to_cpu(config_.qid);
+  // Visible in /proc/<pid>/task/*/comm, so per-thread scheduling counters can be told apart.
+  char name[16];
+  std::snprintf(name, sizeof name, "fuse-ring-%u", static_cast<unsigned>(config_.qid));
+  pthread_setname_np(pthread_self(), name);
   // IORING_REGISTER_ENABLE_RINGS (liburing 2.3 declares io_uring_enable_rings but its shared
   // library does not export it).
   if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) <
@@ -452,6 +462,12 @@ uint64_t UringTransport::served() const {
   uint64_t total = 0;
   for (const auto& queue : queues_) total += queue->served();
   return total;
+}
+
+std::vector<UringTransport::QueueCounts> UringTransport::per_queue() const {
+  std::vector<QueueCounts> out;
+  for (const auto& queue : queues_) out.push_back({queue->served(), queue->served_off_cpu()});
+  return out;
 }
 
 bool UringTransport::registered() const {

@@ -113,6 +113,9 @@ class UringQueue {
   void stop();
   uint16_t qid() const { return config_.qid; }
   uint64_t served() const { return served_.load(std::memory_order_relaxed); }
+  // Requests whose handler started while the thread ran on another CPU than qid (pinning
+  // failed or was changed from outside): each one paid a cross-CPU round trip.
+  uint64_t served_off_cpu() const { return off_cpu_.load(std::memory_order_relaxed); }
   // True once every entry's REGISTER has been submitted and none has failed.
   bool registered() const {
     return registered_.load(std::memory_order_acquire) &&
@@ -139,6 +142,7 @@ class UringQueue {
   uint64_t wake_buffer_ = 0;
   std::vector<std::unique_ptr<RingEntry>> entries_;
   std::atomic<uint64_t> served_{0};
+  std::atomic<uint64_t> off_cpu_{0};
   std::atomic<bool> registered_{false};
   std::atomic<bool> register_failed_{false};
   std::atomic<bool> stopping_{false};
@@ -163,6 +167,12 @@ class UringTransport {
   // Waits for the threads; returns the first unexpected error of any queue.
   Result<void, SessionError> join();
   uint64_t served() const;
+  // Per queue (index = qid = CPU): requests served, and those served off their CPU.
+  struct QueueCounts {
+    uint64_t served = 0;
+    uint64_t off_cpu = 0;
+  };
+  std::vector<QueueCounts> per_queue() const;
   size_t queues() const { return queues_.size(); }
   bool registered() const;
 
