@@ -238,6 +238,24 @@ TEST_F(BufferMount, VariableNamesShrinkGrowToMaxSizeAndAreCopiedBeforeTheFirstWr
   EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/absent"); }), ENOENT);
 }
 
+TEST_F(BufferMount, DataBuffersAreCopiedBeforeTheFirstWriteAndGrowOnlyToTheCallersSize) {
+  write("file", "hello");
+  mount("--filter " + kProgs + "/assoc.bpf.o:reads");  // the "reads" table at the root
+  std::string m = mnt_;
+  EXPECT_EQ(in_child(m, [&] { return read_file(m + "/file") == "hello!" ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child(m,
+                     [&] {
+                       int fd = ::open((m + "/new").c_str(), O_CREAT | O_WRONLY, 0644);
+                       if (fd < 0) return errno;
+                       ssize_t n = ::write(fd, "hello world", 11);
+                       int err = n == 11 ? 0 : n < 0 ? errno : 1;
+                       ::close(fd);
+                       return err;
+                     }),
+            0);
+  EXPECT_EQ(read_file(backing_ + "/new"), "Hello world");
+}
+
 // ---- association and passthrough (progs/assoc.bpf.c) --------------------------------------
 
 class AssocMount : public FilterMount {};

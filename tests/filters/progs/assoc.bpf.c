@@ -4,7 +4,9 @@
 // FUSE_ENTRY_BPF "second", "reads" -> FUSE_ENTRY_BPF "reads"; everything else inherits.
 // Table "second" fails "secret" with EACCES and lets "hidden" through. Table "reads" filters
 // read_iter: the first chunk of a file gets a '!' appended (its data buffer may grow up to
-// the size the caller asked for, and not beyond: E2BIG if it could).
+// the size the caller asked for, and not beyond: E2BIG if it could), and written data that
+// starts with "hello" reaches the backing file as "Hello" (the request's data is copied
+// before the first write, keeping its contents: EBADE if not).
 #include "names.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -59,6 +61,19 @@ u32 BPF_STRUCT_OPS(reads_read_post, const struct bpf_fuse_meta_info* meta,
   return BPF_FUSE_CONTINUE;
 }
 
+u32 BPF_STRUCT_OPS(reads_write_pre, const struct bpf_fuse_meta_info* meta, struct fuse_write_in* in,
+                   struct fuse_buffer* data) {
+  struct bpf_dynptr d;
+  char* s;
+  if (!PREFIX_IS(data, "hello")) return BPF_FUSE_CONTINUE;
+  bpf_fuse_get_rw_dynptr(data, &d, bpf_fuse_return_len(data), false);
+  s = bpf_dynptr_slice_rdwr(&d, 0, NULL, 5);
+  if (!s) return -ENOMEM;
+  if (s[0] != 'h' || s[4] != 'o') return -EBADE;
+  s[0] = 'H';
+  return BPF_FUSE_CONTINUE;
+}
+
 SEC(".struct_ops")
 struct fuse_ops assoc = {
     .lookup_prefilter = (void*)assoc_lookup_pre,
@@ -76,5 +91,6 @@ SEC(".struct_ops")
 struct fuse_ops reads = {
     .read_iter_prefilter = (void*)reads_read_pre,
     .read_iter_postfilter = (void*)reads_read_post,
+    .write_iter_prefilter = (void*)reads_write_pre,
     .name = "reads",
 };

@@ -12,8 +12,6 @@
 //   "keep" -> "keep_it" (grows with copy=true keeping "keep").
 #include "names.h"
 
-#define EBADE 52
-
 char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline u32 immutable_pre(struct fuse_buffer* name) {

@@ -4,6 +4,8 @@
 
 #include "fuse_bpf.h"
 
+#define EBADE 52 /* the coverage programs' "contents were not kept" */
+
 /* Whether the buffer's first n bytes are the literal p (n a constant; names count their NUL,
  * so n = sizeof("name") compares the whole name). */
 static __always_inline bool bytes_are(const struct fuse_buffer* b, const char* p, u32 n) {
