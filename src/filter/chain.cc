@@ -72,27 +72,38 @@ Verdict invoke(UserFilter& f, Verdict (UserFilter::*m)(const FilterMeta&, A...),
   return invoke_impl(f, m, args, std::index_sequence_for<A...>{});
 }
 
+// Bit i set: argument i (after meta) is a `const FuseBuffer&`, an input the hook must not
+// write (IMMUTABLE while it runs).
+template <typename... A>
+constexpr uint32_t const_buffers(Verdict (UserFilter::*)(const FilterMeta&, A...)) {
+  uint32_t mask = 0, bit = 1;
+  ((mask |= std::is_same_v<A, const FuseBuffer&> ? bit : 0, bit <<= 1), ...);
+  return mask;
+}
+
 using Invoker = Verdict (*)(UserFilter&, void* const*);
 struct HookInfo {
   std::string_view member;
   fuse::Opcode opcode;
   Invoker call[2];
   bpf::ContextDescriptor ctx[2];
+  uint32_t post_inputs;  // const_buffers() of the postfilter
 };
 
 const std::array<HookInfo, kFilterOpCount>& hooks() {
   static const auto* table = new std::array<HookInfo, kFilterOpCount>{{
-#define FILTER_OP(member, Op, pre, post)                                         \
-  HookInfo{#member,                                                              \
-           fuse::Opcode::k##Op,                                                  \
-           {[](UserFilter& f, void* const* a) {                                  \
-              return invoke(f, &UserFilter::member##_prefilter, a);              \
-            },                                                                   \
-            [](UserFilter& f, void* const* a) {                                  \
-              return invoke(f, &UserFilter::member##_postfilter, a);             \
-            }},                                                                  \
-           {make_context(#member "_prefilter", &UserFilter::member##_prefilter), \
-            make_context(#member "_postfilter", &UserFilter::member##_postfilter)}},
+#define FILTER_OP(member, Op, pre, post)                                            \
+  HookInfo{#member,                                                                 \
+           fuse::Opcode::k##Op,                                                     \
+           {[](UserFilter& f, void* const* a) {                                     \
+              return invoke(f, &UserFilter::member##_prefilter, a);                 \
+            },                                                                      \
+            [](UserFilter& f, void* const* a) {                                     \
+              return invoke(f, &UserFilter::member##_postfilter, a);                \
+            }},                                                                     \
+           {make_context(#member "_prefilter", &UserFilter::member##_prefilter),    \
+            make_context(#member "_postfilter", &UserFilter::member##_postfilter)}, \
+           const_buffers(&UserFilter::member##_postfilter)},
 #include "filter/filter_ops.def"
 #undef FILTER_OP
   }};
@@ -520,6 +531,9 @@ FilterChain::Run::Step FilterChain::Run::pre(std::initializer_list<void*> args) 
         error_ = Errno::kNoSys;
         return Step::kFail;
       }
+      // Ops that create nodes run the backing op instead of user_op(); then the C++
+      // postfilter (flow() in filtered_ops.cc).
+      post_ = PostMode::kUser;
       return Step::kUserOp;
     case Verdict::kPostfilter:
       post_ = prog_ != nullptr ? PostMode::kBpf : PostMode::kUser;
@@ -534,7 +548,16 @@ FilterChain::Run::Step FilterChain::Run::pre(std::initializer_list<void*> args) 
   return Step::kBacking;
 }
 
+void FilterChain::Run::freeze_inputs(std::initializer_list<void*> args) const {
+  uint32_t bit = 1;
+  for (void* a : args) {
+    if (info(op_).post_inputs & bit) static_cast<FuseBuffer*>(a)->flags |= kBufImmutable;
+    bit <<= 1;
+  }
+}
+
 FilterChain::Run::Step FilterChain::Run::user_op(std::initializer_list<void*> args) {
+  freeze_inputs(args);
   meta_.opcode = static_cast<uint32_t>(info(op_).opcode);
   meta_.error_in = 0;
   return fail(run_user(true, args)) ? Step::kFail : Step::kBacking;
@@ -543,6 +566,7 @@ FilterChain::Run::Step FilterChain::Run::user_op(std::initializer_list<void*> ar
 Errno FilterChain::Run::post(Errno backing_error, std::initializer_list<void*> args) {
   error_ = backing_error;
   if (post_ == PostMode::kNone) return error_;
+  freeze_inputs(args);
   meta_.opcode = static_cast<uint32_t>(info(op_).opcode) | kFusePostfilter;
   meta_.error_in = static_cast<uint32_t>(-static_cast<int32_t>(backing_error));
   PostMode mode = post_;

@@ -197,6 +197,8 @@ class FilterChain final : public FilterMaps {
     Verdict run_android(bool post, std::initializer_list<void*> args);  // android_prog.cc
     bpf::Invocation invocation() const;
     bool fail(Verdict v);
+    // Marks the postfilter's `const FuseBuffer&` inputs IMMUTABLE (src/filter/README.md).
+    void freeze_inputs(std::initializer_list<void*> args) const;
 
     FilterChain& chain_;
     const fuse::DecodedRequest& req_;

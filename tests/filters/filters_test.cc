@@ -3,105 +3,19 @@
 // in a forked child with a timeout; on timeout the connection is aborted and the mount
 // detached. Exit 77 (skip) without /dev/fuse or root, unless CI=true.
 #include <fcntl.h>
-#include <grp.h>
-#include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <functional>
 #include <set>
 #include <string>
 
 #include "composefs/composefs.h"
 #include "fuse/mount.h"
+#include "mount_fixture.h"
 
-namespace fs = std::filesystem;
+namespace fusebpf::filter_tests {
 namespace {
 
-const std::string kCli = FUSEBPF_CLI;
 const std::string kExamples = FUSEBPF_EXAMPLES_DIR;
 const std::string kProgs = FUSEBPF_TEST_PROGS_DIR;
-
-// Runs `fn` in a child (its return value is the exit status) with a 10 s limit.
-int in_child(const std::string& mnt, const std::function<int()>& fn) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    alarm(10);
-    _exit(fn());
-  }
-  int status = 0;
-  for (int i = 0; i < 1200; ++i) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-    usleep(10000);
-  }
-  kill(pid, SIGKILL);
-  fusebpf::fuse::abort_fuse_connection(mnt);
-  (void)fusebpf::fuse::unmount_fuse(mnt, true);
-  waitpid(pid, &status, 0);
-  return 124;
-}
-
-std::string run_cli(const std::string& args, int* rc = nullptr) {
-  std::string cmd = "timeout 30 " + kCli + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return out;
-}
-
-int stat_errno(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? 0 : errno;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-class FilterMount : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/fusebpf-test-XXXXXX";
-    root_ = mkdtemp(tmpl);
-    backing_ = root_ + "/backing";
-    mnt_ = root_ + "/mnt";
-    fs::create_directories(backing_);
-    fs::create_directories(mnt_);
-  }
-  void TearDown() override {
-    if (mounted_) {
-      int rc = 0;
-      run_cli("umount " + mnt_, &rc);
-      if (rc != 0 || fusebpf::fuse::is_fuse_mountpoint(mnt_)) {
-        fusebpf::fuse::abort_fuse_connection(mnt_);
-        (void)fusebpf::fuse::unmount_fuse(mnt_, true);
-      }
-    }
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  void mount(const std::string& opts) {
-    int rc = 0;
-    std::string out = run_cli("mount " + backing_ + " " + mnt_ + " " + opts, &rc);
-    ASSERT_EQ(rc, 0) << out;
-    mounted_ = true;
-  }
-  void write(const std::string& rel, const std::string& data) {
-    std::ofstream(backing_ + "/" + rel) << data;
-  }
-  std::string root_, backing_, mnt_;
-  bool mounted_ = false;
-};
 
 TEST_F(FilterMount, HideDirsHidesFromLookupAndReaddirAndFollowsMapUpdates) {
   fs::create_directories(backing_ + "/.hidden");
@@ -144,15 +58,6 @@ TEST_F(FilterMount, HideDirsHidesFromLookupAndReaddirAndFollowsMapUpdates) {
   if (out.find("\"passthrough\": true") != std::string::npos) {
     EXPECT_EQ(out.find("\"READ\""), std::string::npos) << out;
   }
-}
-
-// How many requests of `op` the daemon has served (from `fusebpf stats --json`).
-long op_count(const std::string& mnt, const std::string& op) {
-  std::string out = run_cli("stats --json " + mnt);
-  auto at = out.find("\"" + op + "\"");
-  if (at == std::string::npos) return 0;
-  auto c = out.find("\"count\":", at);
-  return c == std::string::npos ? -1 : std::stol(out.substr(c + 8));
 }
 
 TEST_F(FilterMount, SharedDecisionsAreCachedAndAMapWriteDropsThem) {
@@ -570,21 +475,6 @@ TEST_F(ExampleMount, MkdirEexistAnswersEpermWhenOnlyTheLowerFsHasTheName) {
   EXPECT_EQ(read_file(backing_ + "/secret_file"), "x");
 }
 
-// Runs fn with uid and gid `id` (real, effective, saved; no supplementary groups).
-int as_id(uid_t id, const std::function<int()>& fn) {
-  if (setgroups(0, nullptr) != 0 || setresgid(id, id, id) != 0 || setresuid(id, id, id) != 0) {
-    return 99;
-  }
-  return fn();
-}
-
-std::set<std::string> names_in(const std::string& dir) {
-  std::set<std::string> names;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec)) names.insert(e.path().filename().string());
-  return names;
-}
-
 TEST_F(ExampleMount, PerUidShowsEachAppOnlyItsOwnDirectory) {
   const uid_t a = 10001, b = 10002;
   for (const char* d : {"/data/app_a", "/data/app_b", "/data/orphan", "/shared"}) {
@@ -749,13 +639,8 @@ TEST_F(ExampleMount, ComposefsServesBlobsFetchesMissingOnesAndStaysInItsStore) {
 }
 
 }  // namespace
+}  // namespace fusebpf::filter_tests
 
 int main(int argc, char** argv) {
-  bool ci = getenv("CI") && std::string(getenv("CI")) == "true";
-  if (access("/dev/fuse", R_OK | W_OK) != 0 || geteuid() != 0) {
-    fprintf(stderr, "filters_test: needs /dev/fuse and root\n");
-    return ci ? 1 : 77;
-  }
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  return fusebpf::filter_tests::run_mount_tests(argc, argv, "filters_test");
 }
