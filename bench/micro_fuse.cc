@@ -19,6 +19,7 @@
 
 #include "backing/backing.h"
 #include "base/log.h"
+#include "filter/chain.h"
 #include "filter/stacked_fs.h"
 #include "fuse/internal/decode.h"
 #include "fuse/internal/fake_channel.h"
@@ -260,6 +261,36 @@ void BM_StackedGetattr(benchmark::State& state) {
   for (auto _ : state) f.session->process(f.discard, message);
 }
 BENCHMARK(BM_StackedGetattr);
+
+// GETATTR and LOOKUP through the stacked fs without a filter and with the trace-every-op BPF
+// filter (examples/trace_all, JIT) on the root: what a trace filter adds to each operation's
+// daemon-side time (issue 3: at most 3% of an operation's end-to-end cost).
+void stacked_op(benchmark::State& state, bool traced, bool lookup) {
+  TempTree tree;
+  auto b = backing::Backing::create(tree.root(), {});
+  if (!b) return state.SkipWithError("Backing::create failed");
+  filter::StackedFs fs(**b, filter::StackedFsOptions{.creds = filter::CredsMode::kDaemon});
+  if (traced) {
+    filter::FilterConfig config;
+    config.bpf_object = FUSEBPF_TRACE_FILTER;
+    auto chain = filter::FilterChain::create(std::move(config));
+    if (!chain) return state.SkipWithError(chain.error().c_str());
+    fs.set_filters(std::move(*chain));
+  }
+  SessionFixture f(fs);
+  auto e = (*b)->lookup(backing::kRootNode, "file7");
+  if (!e) return state.SkipWithError("lookup failed");
+  auto message = lookup ? lookup_request("file7") : getattr_request(e->node);
+  uint64_t before = f.discard.replies;
+  for (auto _ : state) f.session->process(f.discard, message);
+  if (f.discard.replies - before != static_cast<uint64_t>(state.iterations())) {
+    state.SkipWithError("a request was not answered");
+  }
+}
+BENCHMARK_CAPTURE(stacked_op, getattr_plain, false, false);
+BENCHMARK_CAPTURE(stacked_op, getattr_traced, true, false);
+BENCHMARK_CAPTURE(stacked_op, lookup_plain, false, true);
+BENCHMARK_CAPTURE(stacked_op, lookup_traced, true, true);
 
 }  // namespace
 }  // namespace fusebpf::fuse
