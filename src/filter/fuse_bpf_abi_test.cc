@@ -18,6 +18,26 @@ fuse_bpf_entry_out slot(const HostBuffer& h, size_t i) {
   return e;
 }
 
+TEST(BufferRules, FixedSizeBuffersNeverGrowImmutableOnesAreNeverWritable) {
+  char data[8] = "abcdefg";
+  HostBuffer fixed(data, 8, 8, 64, 0);  // no kBufVariableSize: size is fixed
+  EXPECT_TRUE(buffer_writable(fixed.buf, 9, true).empty());
+  auto w = buffer_writable(fixed.buf, 4, false);  // a prefix of it may be written in place
+  ASSERT_EQ(w.size(), 4u);
+  EXPECT_EQ(static_cast<void*>(w.data()), static_cast<void*>(data));
+  EXPECT_EQ(fixed.buf.size, 8u);  // and the size stays
+  EXPECT_TRUE(fixed.buf.flags & kBufModified);
+
+  HostBuffer frozen(data, 8, 8, 64, kBufImmutable | kBufVariableSize);
+  EXPECT_TRUE(buffer_writable(frozen.buf, 4, false).empty());
+  EXPECT_FALSE(frozen.buf.flags & kBufModified);
+
+  HostBuffer variable(data, 8, 8, 16, kBufVariableSize);
+  EXPECT_EQ(buffer_writable(variable.buf, 16, true).size(), 16u);  // grows to max_size
+  EXPECT_EQ(std::memcmp(variable.buf.data, "abcdefg", 8), 0);      // copy=true kept it
+  EXPECT_TRUE(buffer_writable(variable.buf, 17, true).empty());    // not beyond
+}
+
 TEST(EntriesRedirect, WritesABackingEntryAndThePathAfterBothSlots) {
   fuse_bpf_entry_out entries[kMaxEntries]{};
   HostBuffer h(entries, 0, sizeof entries, kEntriesMaxSize, kBufVariableSize);
