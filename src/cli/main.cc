@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   mount_cmd->add_option("--log", mount.log_file, "daemon log file");
   mount_cmd->add_option(
       "--filter", mount.filter,
-      "BPF filter object OBJ.o[:OPS_NAME] attached at the root (src/filter/README.md)");
+      "BPF filter object OBJ.o[:OPS_NAME][,root=DIR][,nocache] attached at the root "
+      "(src/filter/README.md)");
   mount_cmd->add_option("--user-filter", mount.user_filter,
                         "C++ filter library lib.so[:ARG] (exports fusebpf_create_user_filter)");
   std::map<std::string, bpf::Engine> engine_names{{"jit", bpf::Engine::kJit},

@@ -272,23 +272,37 @@ FilterChain::~FilterChain() {
 
 namespace {
 
-// "OBJ.o[:OPS][,root=DIR]" (possibly already split at ':' by the CLI) -> its three parts.
-void split_filter_spec(FilterConfig& c) {
+// "OBJ.o[:OPS][,root=DIR][,nocache]" (possibly already split at ':' by the CLI) -> its parts.
+// Returns an error message for an unknown option.
+std::string split_filter_spec(FilterConfig& c) {
   std::string spec = c.bpf_object + (c.ops_name.empty() ? "" : ":" + c.ops_name);
-  auto at = spec.find(",root=");
-  if (at == std::string::npos) return;
-  c.root_dir = spec.substr(at + 6);
+  auto at = spec.find(',');
+  if (at == std::string::npos) return "";
+  std::string options = spec.substr(at + 1);
   spec.resize(at);
+  while (!options.empty()) {
+    auto end = options.find(',');
+    std::string option = options.substr(0, end);
+    options = end == std::string::npos ? "" : options.substr(end + 1);
+    if (option.rfind("root=", 0) == 0) {
+      c.root_dir = option.substr(5);
+    } else if (option == "nocache") {
+      c.never_cache = true;
+    } else {
+      return "unknown filter option '" + option + "' (root=DIR, nocache)";
+    }
+  }
   auto colon = spec.rfind(':');
   bool has_ops = colon != std::string::npos && spec.find('/', colon) == std::string::npos;
   c.bpf_object = has_ops ? spec.substr(0, colon) : spec;
   c.ops_name = has_ops ? spec.substr(colon + 1) : "";
+  return "";
 }
 
 }  // namespace
 
 Result<std::unique_ptr<FilterChain>, std::string> FilterChain::create(FilterConfig config) {
-  split_filter_spec(config);
+  if (std::string bad = split_filter_spec(config); !bad.empty()) return fail(bad);
   std::unique_ptr<FilterChain> chain(new FilterChain(std::move(config)));
   if (!chain->config_.root_dir.empty()) {
     auto fd = sys::open_at(AT_FDCWD, chain->config_.root_dir.c_str(), O_PATH | O_DIRECTORY);

@@ -129,6 +129,9 @@ struct FilterConfig {
   // Directory that lookup backing redirects (FUSE_ENTRY_BACKING paths) resolve beneath,
   // opened once (O_PATH) by create(). "" = redirects fail with EOPNOTSUPP.
   std::string root_dir;
+  // ",nocache": names and attributes under filters are never cached by the kernel, for
+  // filters whose decisions change in ways the caching rule cannot see (README).
+  bool never_cache = false;
   std::unique_ptr<UserFilter> user;  // may be null
   void* user_library = nullptr;      // dlopen handle kept open while `user` lives
 };
@@ -156,6 +159,7 @@ class FilterChain final : public FilterMaps {
   // kRedirectResolve.
   int redirect_root() const { return root_fd_.get(); }
   UserFilter* user() const { return config_.user.get(); }
+  bool never_cache() const { return config_.never_cache; }
   bool any_filters_data() const;
   bpf::Object* object() { return object_ ? &*object_ : nullptr; }
 

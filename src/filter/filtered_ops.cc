@@ -37,7 +37,7 @@ Errno error_of(const Result<T>& r) {
 bool uncached(const StackedFs& fs, const FilterChain& chain, const BpfOps* prog) {
   const UserFilter* user = chain.user();
   if (user == nullptr && (prog == nullptr || !prog->filters_names())) return false;
-  if (!fs.filtered_names_cacheable()) return true;
+  if (!fs.filtered_names_cacheable() || chain.never_cache()) return true;
   return (user != nullptr && user->decisions_depend_on_caller()) ||
          (prog != nullptr && prog->per_caller());
 }

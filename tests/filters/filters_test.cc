@@ -76,6 +76,21 @@ TEST_F(FilterMount, SharedDecisionsAreCachedAndAMapWriteDropsThem) {
   EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/visible"); }), 0);
 }
 
+TEST_F(FilterMount, NocacheOptionTurnsFilteredCachingOffAndUnknownOptionsAreRefused) {
+  fs::create_directories(backing_ + "/visible");
+  int rc = 0;
+  std::string out = run_cli(
+      "mount " + backing_ + " " + mnt_ + " --filter " + kExamples + "/hide_dirs.bpf.o,nocahce",
+      &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("unknown filter option 'nocahce'"), std::string::npos) << out;
+  EXPECT_FALSE(fusebpf::fuse::is_fuse_mountpoint(mnt_));
+  mount("--filter " + kExamples + "/hide_dirs.bpf.o,nocache --cache=always");
+  std::string m = mnt_;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/visible"); }), 0);
+  EXPECT_GE(op_count(m, "LOOKUP"), 5);  // every path walk asked the filter again
+}
+
 TEST_F(FilterMount, PerCallerDecisionsAreNeverShared) {
   fs::create_directories(backing_ + "/staff");
   for (const std::string& d : {root_, backing_, mnt_}) ::chmod(d.c_str(), 0755);
