@@ -66,8 +66,7 @@ if timeout 10 cat "$hidden_view/private/payroll.txt" 2>&1; then
   echo "demo: the hide filter did not hide private/" >&2
   exit 1
 fi
-step "$fusebpf map $hidden_view set hidden \$(printf src | xxd -p) 01   # hide one more, live"
-timeout 10 "$fusebpf" map "$hidden_view" set hidden "$(printf src | od -An -tx1 | tr -d ' \n')" 01
+run "$fusebpf" map "$hidden_view" set --typed hidden src 1   # hide one more, live
 run ls "$hidden_view"
 
 run "$fusebpf" mount "$backing" "$redacted_view" --filter build/examples/redact.bpf.o

@@ -31,10 +31,10 @@ struct Insn {
 static_assert(sizeof(Insn) == 8);
 
 // Pseudo source registers (RFC 9669 / kernel uapi).
-inline constexpr uint8_t kPseudoMapFd = 1;       // lddw: imm = index into RawProgram::maps
-inline constexpr uint8_t kPseudoMapValue = 2;    // lddw: imm = map index, next imm = offset
-inline constexpr uint8_t kPseudoCall = 1;        // call: imm = pc-relative local function
-inline constexpr uint8_t kPseudoKfuncCall = 2;   // call: imm = index into RawProgram::kfunc_names
+inline constexpr uint8_t kPseudoMapFd = 1;      // lddw: imm = index into RawProgram::maps
+inline constexpr uint8_t kPseudoMapValue = 2;   // lddw: imm = map index, next imm = offset
+inline constexpr uint8_t kPseudoCall = 1;       // call: imm = pc-relative local function
+inline constexpr uint8_t kPseudoKfuncCall = 2;  // call: imm = index into RawProgram::kfunc_names
 
 // Map types keep their kernel numbers.
 enum class MapType : uint32_t {
@@ -43,6 +43,11 @@ enum class MapType : uint32_t {
   kLruHash = 9,
   kLpmTrie = 11,
 };
+
+// How a map's key or value reads as text (`fusebpf map --typed`), from its BTF type: a char
+// array (alone or as a struct's only member) is a string, an integer of 1-8 bytes a number,
+// anything else raw bytes.
+enum class TextFormat : uint8_t { kBytes, kString, kUnsigned, kSigned };
 
 struct MapSpec {
   std::string name;
@@ -54,6 +59,8 @@ struct MapSpec {
   // Global data sections (.rodata/.data/.bss) become one-entry array maps with this content.
   std::vector<std::byte> initial_value;
   bool frozen = false;  // .rodata: the program may not write it
+  TextFormat key_format = TextFormat::kBytes;
+  TextFormat value_format = TextFormat::kBytes;
 };
 
 // Source position of an instruction, from BTF line info (may be absent).
@@ -70,9 +77,9 @@ struct RawProgram {
   std::string name;     // function name
   std::string section;  // ELF section, e.g. "struct_ops/lookup_prefilter"
   std::vector<Insn> insns;
-  std::vector<MapSpec> maps;              // maps referenced by kPseudoMapFd/kPseudoMapValue
-  std::vector<std::string> kfunc_names;   // kfuncs referenced by kPseudoKfuncCall
-  std::vector<LineInfo> lines;            // sorted by pc
+  std::vector<MapSpec> maps;             // maps referenced by kPseudoMapFd/kPseudoMapValue
+  std::vector<std::string> kfunc_names;  // kfuncs referenced by kPseudoKfuncCall
+  std::vector<LineInfo> lines;           // sorted by pc
 
   // The line info entry covering pc, if any.
   const LineInfo* line_at(uint32_t pc) const;
@@ -82,27 +89,27 @@ struct RawProgram {
 
 // What a helper argument must be. The verifier checks each argument against its kind.
 enum class ArgKind : uint8_t {
-  kNone,             // argument unused
-  kAnything,         // any initialised value (scalar or pointer)
-  kScalar,           // an initialised scalar
-  kConstMapPtr,      // a map reference (lddw kPseudoMapFd)
-  kMapKey,           // readable memory of the map's key_size
-  kMapValue,         // readable memory of the map's value_size
-  kReadableMem,      // readable memory whose size is the next argument
-  kWritableMem,      // writable memory (may be uninitialised) whose size is the next argument
-  kMemSize,          // size of the previous mem argument: a bounded scalar (0 allowed)
-  kConstStr,         // pointer to a NUL-terminated string in a frozen map (.rodata)
-  kDynptrUninit,     // pointer to 16 bytes of stack that the helper initialises as a dynptr
-  kDynptr,           // pointer to an initialised dynptr on the stack
-  kCtxObject,        // a pointer loaded from the context whose ContextField::object_type matches
+  kNone,          // argument unused
+  kAnything,      // any initialised value (scalar or pointer)
+  kScalar,        // an initialised scalar
+  kConstMapPtr,   // a map reference (lddw kPseudoMapFd)
+  kMapKey,        // readable memory of the map's key_size
+  kMapValue,      // readable memory of the map's value_size
+  kReadableMem,   // readable memory whose size is the next argument
+  kWritableMem,   // writable memory (may be uninitialised) whose size is the next argument
+  kMemSize,       // size of the previous mem argument: a bounded scalar (0 allowed)
+  kConstStr,      // pointer to a NUL-terminated string in a frozen map (.rodata)
+  kDynptrUninit,  // pointer to 16 bytes of stack that the helper initialises as a dynptr
+  kDynptr,        // pointer to an initialised dynptr on the stack
+  kCtxObject,     // a pointer loaded from the context whose ContextField::object_type matches
   kOptionalWritableMem,  // NULL or writable memory; size is kMemSize of a later argument
 };
 
 enum class RetKind : uint8_t {
-  kScalar,           // a scalar value
-  kVoid,             // r0 is undefined afterwards
-  kMapValueOrNull,   // pointer to a value of the map in argument 1, or NULL
-  kMemOrNull,        // pointer to ret_size bytes (ret_size_arg names the const argument), or NULL
+  kScalar,          // a scalar value
+  kVoid,            // r0 is undefined afterwards
+  kMapValueOrNull,  // pointer to a value of the map in argument 1, or NULL
+  kMemOrNull,       // pointer to ret_size bytes (ret_size_arg names the const argument), or NULL
 };
 
 // Helpers and kfuncs are called with the C calling convention, 5 x u64 in, u64 out.
@@ -112,9 +119,9 @@ struct HelperPrototype {
   std::string name;
   std::array<ArgKind, 5> args{};
   RetKind ret = RetKind::kScalar;
-  int ret_size_arg = -1;         // kMemOrNull: index of the argument giving the size
-  bool ret_writable = false;     // kMemOrNull: writable memory
-  std::string object_type;       // kCtxObject arguments: required object type name
+  int ret_size_arg = -1;      // kMemOrNull: index of the argument giving the size
+  bool ret_writable = false;  // kMemOrNull: writable memory
+  std::string object_type;    // kCtxObject arguments: required object type name
 };
 
 struct Helper {
@@ -125,9 +132,9 @@ struct Helper {
 // ---- Contexts: what r1 points at when a program starts. ----
 
 enum class FieldKind : uint8_t {
-  kScalar,        // plain data
-  kPtrToMem,      // a pointer to `pointee_size` bytes (read-only unless pointee_writable)
-  kPtrToObject,   // an opaque pointer only usable as a kCtxObject argument of a kfunc
+  kScalar,       // plain data
+  kPtrToMem,     // a pointer to `pointee_size` bytes (read-only unless pointee_writable)
+  kPtrToObject,  // an opaque pointer only usable as a kCtxObject argument of a kfunc
 };
 
 struct ContextField {
@@ -137,9 +144,9 @@ struct ContextField {
   FieldKind kind = FieldKind::kScalar;
   uint32_t pointee_size = 0;
   bool pointee_writable = false;
-  bool nullable = false;       // pointer fields that may be NULL must be checked first
-  std::string object_type;     // kPtrToObject: e.g. "fuse_buffer"
-  std::string name;            // for diagnostics
+  bool nullable = false;    // pointer fields that may be NULL must be checked first
+  std::string object_type;  // kPtrToObject: e.g. "fuse_buffer"
+  std::string name;         // for diagnostics
 };
 
 struct ContextDescriptor {
@@ -255,10 +262,10 @@ class VerifiedProgram {
 
 // Why a run stopped early.
 enum class RunError : uint8_t {
-  kBudgetExceeded,   // more instructions than the budget (runaway loop)
-  kOutOfBounds,      // a runtime-checked access was out of bounds
-  kDivideByZero,     // never raised for BPF semantics (x/0 = 0); kept for engines' internal use
-  kCallDepth,        // more than 8 nested BPF-to-BPF calls
+  kBudgetExceeded,  // more instructions than the budget (runaway loop)
+  kOutOfBounds,     // a runtime-checked access was out of bounds
+  kDivideByZero,    // never raised for BPF semantics (x/0 = 0); kept for engines' internal use
+  kCallDepth,       // more than 8 nested BPF-to-BPF calls
 };
 std::string_view run_error_name(RunError e);
 

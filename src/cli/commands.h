@@ -49,7 +49,8 @@ nlohmann::json filter_control(const nlohmann::json& request, filter::FilterChain
 nlohmann::json filter_stats_json(const filter::FilterChain* filters);
 void install_trace_buffer();  // bpf_printk lines go to a ring the "trace" command reads
 // `fusebpf map MOUNTPOINT list|dump NAME|get NAME KEY|set NAME KEY VALUE|delete NAME KEY`
-int run_map(const std::string& mountpoint, const std::vector<std::string>& args);
+// KEY/VALUE are hex, or with `typed` read and shown by their BTF types (strings, numbers).
+int run_map(const std::string& mountpoint, const std::vector<std::string>& args, bool typed);
 // `fusebpf trace MOUNTPOINT`: prints bpf_printk lines until interrupted (or `seconds` > 0).
 int run_trace(const std::string& mountpoint, double seconds);
 

@@ -88,8 +88,73 @@ const char* map_type_name(bpf::MapType t) {
   return "?";
 }
 
+// A key or value of `size` bytes as the user typed it: with --typed, by its BTF format (a
+// string, a decimal or 0x number); else hex. nullopt with `error` set when it does not fit.
+std::optional<std::vector<std::byte>> parse_field(const std::string& text, size_t size,
+                                                  bpf::TextFormat format, bool typed,
+                                                  std::string* error) {
+  if (!typed || format == bpf::TextFormat::kBytes) {
+    auto bytes = from_hex(text, size);
+    if (!bytes) *error = fmt::format("must be at most {} bytes of hex", size);
+    return bytes;
+  }
+  std::vector<std::byte> out(size);
+  if (format == bpf::TextFormat::kString) {
+    if (text.size() > size) {
+      *error = fmt::format("must be a string of at most {} bytes", size);
+      return std::nullopt;
+    }
+    std::memcpy(out.data(), text.data(), text.size());
+    return out;
+  }
+  const bool is_signed = format == bpf::TextFormat::kSigned;
+  errno = 0;
+  char* end = nullptr;
+  uint64_t bits = is_signed ? static_cast<uint64_t>(std::strtoll(text.c_str(), &end, 0))
+                            : std::strtoull(text.c_str(), &end, 0);
+  const unsigned shift = 64 - 8 * static_cast<unsigned>(size);
+  const bool fits = size == 8 || (is_signed ? (static_cast<int64_t>(bits << shift) >> shift) ==
+                                                  static_cast<int64_t>(bits)
+                                            : (bits >> (8 * size)) == 0);
+  if (text.empty() || *end != '\0' || errno != 0 || (!is_signed && text[0] == '-') || !fits) {
+    *error = fmt::format("must be a{} {}-byte integer", is_signed ? " signed" : "n unsigned", size);
+    return std::nullopt;
+  }
+  std::memcpy(out.data(), &bits, size);  // little-endian host
+  return out;
+}
+
+// The text of a key or value: typed by its BTF format with --typed, else hex.
+std::string render_field(const void* p, size_t size, bpf::TextFormat format, bool typed) {
+  if (!typed || format == bpf::TextFormat::kBytes) return to_hex(p, size);
+  if (format == bpf::TextFormat::kString) {
+    const char* s = static_cast<const char*>(p);
+    return std::string(s, strnlen(s, size));
+  }
+  uint64_t bits = 0;
+  std::memcpy(&bits, p, size);
+  if (format == bpf::TextFormat::kUnsigned) return std::to_string(bits);
+  const unsigned shift = 64 - 8 * static_cast<unsigned>(size);
+  return std::to_string(static_cast<int64_t>(bits << shift) >> shift);
+}
+
+const char* format_name(bpf::TextFormat f) {
+  switch (f) {
+    case bpf::TextFormat::kString:
+      return "string";
+    case bpf::TextFormat::kUnsigned:
+      return "unsigned";
+    case bpf::TextFormat::kSigned:
+      return "signed";
+    case bpf::TextFormat::kBytes:
+      break;
+  }
+  return "hex";
+}
+
 nlohmann::json map_command(const nlohmann::json& req, filter::FilterChain& chain) {
   bpf::Object& obj = *chain.object();
+  const bool typed = req.value("typed", false);
   std::string op = req.value("op", "");
   if (op == "list") {
     nlohmann::json maps = nlohmann::json::array();
@@ -99,7 +164,9 @@ nlohmann::json map_command(const nlohmann::json& req, filter::FilterChain& chain
                       {"type", map_type_name(s.type)},
                       {"key_size", s.key_size},
                       {"value_size", s.value_size},
-                      {"max_entries", s.max_entries}});
+                      {"max_entries", s.max_entries},
+                      {"key_format", format_name(s.key_format)},
+                      {"value_format", format_name(s.value_format)}});
     }
     return {{"maps", maps}};
   }
@@ -114,24 +181,24 @@ nlohmann::json map_command(const nlohmann::json& req, filter::FilterChain& chain
       key = next;
       prev = key.data();
       if (void* v = m->lookup(key.data())) {
-        entries.push_back(
-            {{"key", to_hex(key.data(), key.size())}, {"value", to_hex(v, spec.value_size)}});
+        entries.push_back({{"key", render_field(key.data(), key.size(), spec.key_format, typed)},
+                           {"value", render_field(v, spec.value_size, spec.value_format, typed)}});
       }
     }
     return {{"entries", entries}};
   }
-  auto key = from_hex(req.value("key", ""), spec.key_size);
-  if (!key) return {{"error", fmt::format("key must be at most {} bytes of hex", spec.key_size)}};
+  std::string problem;
+  auto key = parse_field(req.value("key", ""), spec.key_size, spec.key_format, typed, &problem);
+  if (!key) return {{"error", "key " + problem}};
   if (op == "get") {
     void* v = m->lookup(key->data());
     if (v == nullptr) return {{"error", "no such key"}};
-    return {{"value", to_hex(v, spec.value_size)}};
+    return {{"value", render_field(v, spec.value_size, spec.value_format, typed)}};
   }
   if (op == "set") {
-    auto value = from_hex(req.value("value", ""), spec.value_size);
-    if (!value) {
-      return {{"error", fmt::format("value must be at most {} bytes of hex", spec.value_size)}};
-    }
+    auto value =
+        parse_field(req.value("value", ""), spec.value_size, spec.value_format, typed, &problem);
+    if (!value) return {{"error", "value " + problem}};
     Errno e = chain.map_update(spec.name, *key, *value);
     if (e != Errno::kOk) return {{"error", std::string("update failed: ") + strerror(int(e))}};
     return {{"ok", true}};
@@ -206,16 +273,16 @@ nlohmann::json filter_stats_json(const filter::FilterChain* filters) {
   return ops;
 }
 
-int run_map(const std::string& mountpoint, const std::vector<std::string>& args) {
+int run_map(const std::string& mountpoint, const std::vector<std::string>& args, bool typed) {
   static const std::map<std::string, size_t> arity{
       {"list", 1}, {"dump", 2}, {"get", 3}, {"set", 4}, {"delete", 3}};
   auto it = args.empty() ? arity.end() : arity.find(args[0]);
   if (it == arity.end() || args.size() != it->second) {
     std::cerr << "fusebpf map: usage: list | dump NAME | get NAME KEY | set NAME KEY VALUE | "
-                 "delete NAME KEY (KEY/VALUE in hex)\n";
+                 "delete NAME KEY (KEY/VALUE in hex, or typed by BTF with --typed)\n";
     return 2;
   }
-  nlohmann::json req{{"cmd", "map"}, {"op", args[0]}};
+  nlohmann::json req{{"cmd", "map"}, {"op", args[0]}, {"typed", typed}};
   if (args.size() > 1) req["name"] = args[1];
   if (args.size() > 2) req["key"] = args[2];
   if (args.size() > 3) req["value"] = args[3];
@@ -228,9 +295,10 @@ int run_map(const std::string& mountpoint, const std::vector<std::string>& args)
   const auto& r = *reply;
   if (args[0] == "list") {
     for (const auto& m : r["maps"]) {
-      std::cout << fmt::format("{:<24} {:<9} key {:>3} value {:>5} max {}\n",
+      std::cout << fmt::format("{:<24} {:<9} key {:>3} ({:<8}) value {:>5} ({:<8}) max {}\n",
                                m["name"].get<std::string>(), m["type"].get<std::string>(),
-                               m["key_size"].get<int>(), m["value_size"].get<int>(),
+                               m["key_size"].get<int>(), m["key_format"].get<std::string>(),
+                               m["value_size"].get<int>(), m["value_format"].get<std::string>(),
                                m["max_entries"].get<int>());
     }
   } else if (args[0] == "dump") {

@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
       "delete NAME KEY (hex)");
   map_cmd->add_option("mountpoint", target)->required();
   map_cmd->add_option("args", map_args)->required();
+  bool typed = false;
+  map_cmd->add_flag("--typed,-t", typed,
+                    "keys/values by their BTF types: strings for char arrays, numbers for ints");
   double trace_seconds = 0;
   auto* trace_cmd =
       app.add_subcommand("trace", "stream the bpf_printk output of a mount's filters");
@@ -105,7 +108,7 @@ int main(int argc, char** argv) {
   }
   if (*umount_cmd) return cli::run_umount(target, lazy);
   if (*stats_cmd) return cli::run_stats(target, json);
-  if (*map_cmd) return cli::run_map(target, map_args);
+  if (*map_cmd) return cli::run_map(target, map_args, typed);
   if (*trace_cmd) return cli::run_trace(target, trace_seconds);
   if (int rc = run_author(); rc >= 0) return rc;
   return run_bpf();

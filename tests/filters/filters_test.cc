@@ -74,6 +74,20 @@ TEST_F(FilterMount, SharedDecisionsAreCachedAndAMapWriteDropsThem) {
   run_cli("map " + m + " delete hidden 76697369626c65", &rc);
   ASSERT_EQ(rc, 0);
   EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/visible"); }), 0);
+  // The same through keys and values typed by their BTF types (char[32] key, u8 value).
+  out = run_cli("map " + m + " set --typed hidden visible 1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/visible"); }), ENOENT);
+  out = run_cli("map " + m + " dump --typed hidden", &rc);
+  EXPECT_NE(out.find("visible 1\n"), std::string::npos) << out;
+  out = run_cli("map " + m + " list", &rc);
+  EXPECT_NE(out.find("(string  ) value     1 (unsigned)"), std::string::npos) << out;
+  out = run_cli("map " + m + " set --typed hidden other 256", &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("value must be an unsigned 1-byte integer"), std::string::npos) << out;
+  out = run_cli("map " + m + " delete -t hidden visible", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(in_child(m, [&] { return stat_errno(m + "/visible"); }), 0);
 }
 
 TEST_F(FilterMount, NocacheOptionTurnsFilteredCachingOffAndUnknownOptionsAreRefused) {

@@ -69,6 +69,27 @@ Result<uint32_t, std::string> type_size_attr(const struct btf* btf, const struct
   return static_cast<uint32_t>(size);
 }
 
+// The TextFormat of the type `T` of a __type(key|value, T) attribute (declared `T *key`).
+TextFormat text_format(const struct btf* btf, const struct btf_member& m) {
+  const struct btf_type* p = skip_mods(btf, m.type);
+  const struct btf_type* t = p && btf_is_ptr(p) ? skip_mods(btf, p->type) : nullptr;
+  if (t != nullptr && btf_is_struct(t) && btf_vlen(t) == 1 && btf_members(t)[0].offset == 0) {
+    const struct btf_type* only = skip_mods(btf, btf_members(t)[0].type);
+    if (only != nullptr && btf_is_array(only)) t = only;  // struct { char name[N]; }
+  }
+  if (t == nullptr) return TextFormat::kBytes;
+  if (btf_is_array(t)) {
+    const struct btf_type* elem = skip_mods(btf, btf_array(t)->type);
+    return elem != nullptr && btf_is_int(elem) && elem->size == 1 ? TextFormat::kString
+                                                                  : TextFormat::kBytes;
+  }
+  if (btf_is_int(t) && t->size >= 1 && t->size <= 8) {
+    return (btf_int_encoding(t) & BTF_INT_SIGNED) ? TextFormat::kSigned : TextFormat::kUnsigned;
+  }
+  if (btf_is_enum(t)) return TextFormat::kUnsigned;
+  return TextFormat::kBytes;
+}
+
 const Symbol* object_symbol(const ElfFile& elf, uint32_t sec, const std::string& name) {
   for (const Symbol& s : elf.symbols())
     if (s.shndx == sec && !s.special && s.name == name && s.type == STT_OBJECT) return &s;
@@ -120,6 +141,12 @@ Result<std::vector<PlacedMap>, std::string> parse_btf_maps(const ElfFile& elf, u
         FUSEBPF_TRY(
             v, attr->sized_type ? type_size_attr(btf, m[j], mwhere) : uint_attr(btf, m[j], mwhere));
         *attr->field = v;
+        if (attr->field == &spec.key_size && attr->sized_type) {
+          spec.key_format = text_format(btf, m[j]);
+        }
+        if (attr->field == &spec.value_size && attr->sized_type) {
+          spec.value_format = text_format(btf, m[j]);
+        }
         if (attr->field == &type_number) {
           spec.type = static_cast<MapType>(v);
           has_type = true;
