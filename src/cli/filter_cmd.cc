@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "bpf/helpers/helpers.h"
+#include "bpf/isa/isa.h"
 #include "cli/commands.h"
 #include "cli/control.h"
 
@@ -25,20 +27,15 @@ std::string to_hex(const void* p, size_t n) {
   return s;
 }
 
-// Parses hex (optionally "0x"-prefixed, spaces/colons ignored) into exactly `size` bytes;
+// Parses hex (optionally "0x"-prefixed; spaces and colons ignored) into exactly `size` bytes;
 // shorter input is zero-padded at the end (little-endian numbers read naturally).
 std::optional<std::vector<std::byte>> from_hex(std::string s, size_t size) {
   if (s.rfind("0x", 0) == 0) s = s.substr(2);
-  std::string digits;
-  for (char c : s)
-    if (c != ' ' && c != ':') digits += c;
-  if (digits.size() % 2 != 0 || digits.size() / 2 > size) return std::nullopt;
+  std::replace(s.begin(), s.end(), ':', ' ');
+  auto bytes = bpf::isa::parse_hex_bytes(s);
+  if (!bytes || bytes->size() > size) return std::nullopt;
   std::vector<std::byte> out(size);
-  for (size_t i = 0; i < digits.size() / 2; ++i) {
-    unsigned v = 0;
-    if (sscanf(digits.substr(2 * i, 2).c_str(), "%2x", &v) != 1) return std::nullopt;
-    out[i] = static_cast<std::byte>(v);
-  }
+  std::memcpy(out.data(), bytes->data(), bytes->size());
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/sys.h"
 #include "bpf/helpers/helpers.h"
+#include "bpf/isa/isa.h"
 #include "filter/internal/android_prog.h"
 
 namespace fusebpf::filter {
@@ -215,9 +216,9 @@ namespace {
 // Whether a program calls a helper whose result differs between callers or runs, or changes
 // maps itself (see BpfOps::per_caller).
 bool calls_per_caller_helper(const bpf::Executable& exe) {
-  constexpr uint8_t kCallOpcode = 0x85;  // BPF_JMP | BPF_CALL; src 0 = helper id in imm
   for (const bpf::Insn& insn : exe.program().insns()) {
-    if (insn.opcode != kCallOpcode || insn.src != 0) continue;
+    auto op = bpf::isa::classify(insn);
+    if (!op || bpf::isa::info(*op).form != bpf::isa::Form::kCall) continue;
     switch (insn.imm) {
       case bpf::kHelperGetCurrentUidGid:
       case bpf::kHelperGetCurrentPidTgid:
