@@ -169,9 +169,14 @@ bool abort_fuse_connection(const std::string& path) {
   if (std::sscanf(majmin.c_str(), "%u:%u", &major, &minor) != 2) return false;
   // fusectl names a connection by the kernel's internal dev_t, (major << 20) | minor, which
   // differs from glibc's makedev() encoding once minor >= 256.
-  std::string abort_path =
-      fmt::format("/sys/fs/fuse/connections/{}/abort", (uint64_t{major} << 20) | minor);
+  constexpr const char* kFusectl = "/sys/fs/fuse/connections";
+  std::string abort_path = fmt::format("{}/{}/abort", kFusectl, (uint64_t{major} << 20) | minor);
   auto written = sys::write_file(AT_FDCWD, abort_path.c_str(), "1");
+  if (!written && written.error() == Errno::kNoEnt &&
+      ::mount("fusectl", kFusectl, "fusectl", 0, nullptr) == 0) {
+    // fusectl was not mounted (it only is when someone asks): mount it for this abort.
+    written = sys::write_file(AT_FDCWD, abort_path.c_str(), "1");
+  }
   return written.has_value();
 }
 

@@ -33,7 +33,8 @@ Result<void, std::string> unmount_fuse(const std::string& mountpoint, bool lazy)
 bool is_fuse_mountpoint(const std::string& path);
 
 // Aborts the FUSE connection of the mount at `path` through fusectl (unblocks every process
-// waiting on it). Returns false when the connection or fusectl is not available.
+// waiting on it); mounts fusectl first when it is not mounted (root). Returns false when the
+// connection or fusectl is not available.
 bool abort_fuse_connection(const std::string& path);
 
 // Unmounts in its destructor (lazy unmount as the last resort) unless released.
